@@ -1,0 +1,3 @@
+from vxdial.cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""The Plum-compatible web services: queuecall.php and queuecalls.php.
+
+Mounted at ``/webservice/`` and at ``/outbound/webservice/`` (Plum's turnkey layout).
+Every answer is HTTP 200 text/xml (see ``answers``); errors are rendered here, once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import BinaryIO
+
+from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from vxdial import intake
+from vxdial.api.forms import Form, read_form
+from vxdial.api.plum import answers
+from vxdial.domain import campaigns, errors
+from vxdial.domain.clock import to_epoch_s
+from vxdial.services import Services
+
+router = APIRouter(include_in_schema=False)
+
+PREFIXES = ("/webservice", "/outbound/webservice")
+XML = "text/xml"
+QUEUECALL_MAX_BYTES = 64 * 1024
+ANSWER_PAGE = 2000
+
+
+def _xml(body: str) -> Response:
+    return Response(body, status_code=200, media_type=XML)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _authenticate(
+    services: Services, fields: Mapping[str, str], request: Request
+) -> campaigns.Sender:
+    login = fields.get("login", "").strip()
+    pin = fields.get("pin", "").strip()
+    missing = [
+        errors.InvalidInput(name, "is required")
+        for name, value in (("login", login), ("pin", pin))
+        if not value
+    ]
+    if missing:
+        raise errors.InvalidInputs(missing)
+    address = request.client.host if request.client else None
+    return await services.authenticator.authenticate(
+        login, pin, address, role=campaigns.Role.SENDER
+    )
+
+
+async def queuecall(request: Request) -> Response:
+    services = _services(request)
+    form: Form | None = None
+    try:
+        if request.method != "POST":
+            raise errors.InvalidInput("request", "queuecall.php takes a POST")
+        form = await read_form(request, max_bytes=QUEUECALL_MAX_BYTES, too_large_field="request")
+        sender = await _authenticate(services, form.fields, request)
+        checked = intake.parse_call_request(
+            form.fields, now=services.clock.now(), zone=services.settings.zone
+        )
+        queued = await services.intake.queue_call(sender, checked)
+    except errors.VxdialError as exc:
+        services.counters.count_plum("queuecall", "failed")
+        return _xml(answers.failed("queuecall", answers.problems_of(exc)))
+    finally:
+        if form is not None:
+            await form.aclose()
+    services.counters.count_plum("queuecall", "queued")
+    expires = checked.settings.expires_at
+    return _xml(
+        answers.queued_call(
+            call_id=queued.call_id,
+            login=sender.login,
+            phone_number=checked.call.phone_number,
+            start_url=checked.settings.start_url,
+            scheduled_timestamp=to_epoch_s(checked.settings.scheduled_at),
+            expiration_timestamp=0 if expires is None else to_epoch_s(expires),
+        )
+    )
+
+
+async def queuecalls(request: Request) -> Response:
+    services = _services(request)
+    form: Form | None = None
+    try:
+        if request.method != "POST":
+            raise errors.InvalidInput("request", "queuecalls.php takes a POST")
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise errors.InvalidInput(
+                "phone_list", "must be uploaded as a file: POST multipart/form-data"
+            )
+        form = await read_form(
+            request,
+            max_bytes=services.settings.intake.max_upload_bytes,
+            too_large_field="phone_list",
+        )
+        sender = await _authenticate(services, form.fields, request)
+        checked = intake.parse_campaign_request(
+            form.fields, now=services.clock.now(), zone=services.settings.zone
+        )
+        phone_list = _phone_list(form)
+        upload = await services.intake.queue_campaign(sender, checked, phone_list)
+    except intake.NoGoodLines as exc:
+        services.counters.count_plum("queuecalls", "failed")
+        if form is not None:
+            await form.aclose()
+        return _xml(answers.failed("queuecalls", [(exc.field, exc.reason)], exc.rejected))
+    except errors.VxdialError as exc:
+        services.counters.count_plum("queuecalls", "failed")
+        if form is not None:
+            await form.aclose()
+        return _xml(answers.failed("queuecalls", answers.problems_of(exc)))
+    except BaseException:
+        if form is not None:
+            await form.aclose()
+        raise
+    services.counters.count_plum("queuecalls", "queued")
+    store = services.store
+    campaign_id = upload.campaign.id
+
+    async def call_pages(after_id: int) -> list[tuple[int, int | None, str]]:
+        return await store.run(
+            store.campaign_call_lines, campaign_id, after_id=after_id, limit=ANSWER_PAGE
+        )
+
+    async def rejection_pages(after_line: int) -> list[tuple[int, str]]:
+        return await store.run(
+            store.campaign_rejections, campaign_id, after_line=after_line, limit=ANSWER_PAGE
+        )
+
+    return StreamingResponse(
+        answers.queued_campaign(
+            campaign_id=campaign_id,
+            campaign_name=upload.campaign.name,
+            calls_queued=upload.calls_queued,
+            lines_rejected=upload.lines_rejected,
+            call_pages=call_pages,
+            rejection_pages=rejection_pages,
+        ),
+        media_type=XML,
+        background=BackgroundTask(form.aclose),
+    )
+
+
+def _phone_list(form: Form) -> BinaryIO:
+    upload = form.files.get("phone_list")
+    if upload is not None:
+        upload.file.seek(0)
+        return upload.file
+    text = form.fields.get("phone_list")
+    if text:
+        return io.BytesIO(text.encode("utf-8"))
+    raise errors.InvalidInput("phone_list", "is required: upload the list of numbers as a file")
+
+
+for prefix in PREFIXES:
+    # Plain Starlette routes: no FastAPI parameter machinery on the hot path.
+    router.add_route(f"{prefix}/queuecall.php", queuecall, methods=["POST", "GET"])
+    router.add_route(f"{prefix}/queuecalls.php", queuecalls, methods=["POST", "GET"])

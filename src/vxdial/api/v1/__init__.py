@@ -1,0 +1,5 @@
+"""API v1: JSON over HTTP Basic auth (login:PIN), documented at ``/openapi.json``."""
+
+from vxdial.api.v1.routes import install_error_handlers, router
+
+__all__ = ["install_error_handlers", "router"]

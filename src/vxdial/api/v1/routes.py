@@ -1,0 +1,317 @@
+"""API v1 routes and the rendering of errors as JSON with proper status codes."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from vxdial import intake
+from vxdial.api.forms import read_form
+from vxdial.api.v1 import models
+from vxdial.domain import calls, campaigns, errors
+from vxdial.services import Services
+
+router = APIRouter(prefix="/api/v1", tags=["v1"])
+basic = HTTPBasic(auto_error=False, realm="vxdial")
+MAX_PAGE = 1000
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": models.ErrorBody, "description": "Wrong login or PIN"},
+    422: {"model": models.ErrorBody, "description": "A field is wrong"},
+    429: {"model": models.ErrorBody, "description": "Too many failed logins"},
+}
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def current_sender(
+    request: Request,
+    svc: ServicesDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> campaigns.Sender:
+    if credentials is None:
+        raise errors.NotAuthorized("send your login and PIN with HTTP Basic authentication")
+    address = request.client.host if request.client else None
+    return await svc.authenticator.authenticate(
+        credentials.username, credentials.password, address, role=campaigns.Role.SENDER
+    )
+
+
+SenderDep = Annotated[campaigns.Sender, Depends(current_sender)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
+After = Annotated[int, Query(ge=0, description="the next_after of the previous page")]
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send the same key to retry safely: the first request's result is returned",
+    ),
+]
+
+
+@router.get("/me", response_model=models.Me, responses=_ERROR_RESPONSES)
+async def me(sender: SenderDep) -> models.Me:
+    """Your account, its lines and the secret that signs result_url posts."""
+    return models.Me.of(sender)
+
+
+@router.post("/calls", status_code=201, response_model=models.Call, responses=_ERROR_RESPONSES)
+async def create_call(
+    body: models.CallCreate,
+    sender: SenderDep,
+    svc: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyHeader = None,
+) -> models.Call:
+    """Queue one call in your ``default`` campaign (the JSON twin of queuecall.php)."""
+    fields = {k: str(v) for k, v in body.model_dump().items() if v is not None}
+    checked = intake.parse_call_request(fields, now=svc.clock.now(), zone=svc.settings.zone)
+    key = None
+    if idempotency_key:
+        key = intake.IdempotencyKey.of(idempotency_key, "POST /api/v1/calls", fields)
+    queued = await svc.intake.queue_call(sender, checked, idempotency=key)
+    call = await svc.store.run(svc.store.call, sender.id, queued.call_id)
+    response.headers["Location"] = f"/api/v1/calls/{call.id}"
+    if queued.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return models.Call.of(call)
+
+
+@router.get("/calls", response_model=models.Page[models.Call], responses=_ERROR_RESPONSES)
+async def list_calls(
+    sender: SenderDep,
+    svc: ServicesDep,
+    campaign_id: int | None = None,
+    state: calls.CallState | None = None,
+    after: After = 0,
+    limit: Limit = 100,
+) -> models.Page[models.Call]:
+    """Your calls, oldest first, a page at a time."""
+    found = await svc.store.run(
+        svc.store.calls,
+        sender.id,
+        campaign_id=campaign_id,
+        state=state,
+        after_id=after,
+        limit=limit,
+    )
+    return _call_page(found, limit)
+
+
+@router.get("/calls/{call_id}", response_model=models.Call, responses=_ERROR_RESPONSES)
+async def get_call(call_id: int, sender: SenderDep, svc: ServicesDep) -> models.Call:
+    return models.Call.of(await svc.store.run(svc.store.call, sender.id, call_id))
+
+
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=models.Campaign,
+    responses=_ERROR_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["campaign_name", "phone_list", "start_url"],
+                        "properties": {
+                            "campaign_name": {"type": "string", "maxLength": 64},
+                            "phone_list": {"type": "string", "format": "binary"},
+                            **{
+                                name: {"type": "string"}
+                                for name in (
+                                    "start_url",
+                                    "result_url",
+                                    "message_reference",
+                                    "call_parameters",
+                                    "max_retries",
+                                    "retry_interval",
+                                    "scheduled_timestamp",
+                                    "expiration_timestamp",
+                                    "scheduled_time",
+                                    "expiration_time",
+                                )
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def create_campaign(
+    request: Request,
+    sender: SenderDep,
+    svc: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyHeader = None,
+) -> models.Campaign | JSONResponse:
+    """Upload a phone_list as a new campaign (the JSON twin of queuecalls.php).
+
+    Lines that cannot be queued are listed at ``/campaigns/{id}/rejections``.
+    """
+    form = await read_form(
+        request, max_bytes=svc.settings.intake.max_upload_bytes, too_large_field="phone_list"
+    )
+    try:
+        checked = intake.parse_campaign_request(
+            form.fields, now=svc.clock.now(), zone=svc.settings.zone
+        )
+        upload = form.files.get("phone_list")
+        if upload is None:
+            raise errors.InvalidInput("phone_list", "is required: upload the list as a file")
+        key = None
+        if idempotency_key:
+            digest = hashlib.sha256()
+            upload.file.seek(0)
+            while chunk := upload.file.read(1 << 20):
+                digest.update(chunk)
+            key = intake.IdempotencyKey.of(
+                idempotency_key, "POST /api/v1/campaigns", form.fields, digest.hexdigest()
+            )
+        upload.file.seek(0)
+        try:
+            done = await svc.intake.queue_campaign(sender, checked, upload.file, idempotency=key)
+        except intake.NoGoodLines as exc:
+            return JSONResponse(
+                {
+                    "errors": [{"field": exc.field, "reason": exc.reason}],
+                    "rejected": [{"line": line, "reason": r} for line, r in exc.rejected],
+                },
+                status_code=422,
+            )
+    finally:
+        await form.aclose()
+    summary = await svc.store.run(svc.store.campaign, sender.id, done.campaign.id)
+    response.headers["Location"] = f"/api/v1/campaigns/{done.campaign.id}"
+    if done.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return models.Campaign.of(summary, lines_rejected=done.lines_rejected)
+
+
+@router.get("/campaigns", response_model=models.Page[models.Campaign], responses=_ERROR_RESPONSES)
+async def list_campaigns(
+    sender: SenderDep, svc: ServicesDep, after: After = 0, limit: Limit = 100
+) -> models.Page[models.Campaign]:
+    """Your campaigns (``default`` included), oldest first, with their calls counted by state."""
+    found = await svc.store.run(svc.store.campaigns, sender.id, after_id=after, limit=limit)
+    items = [models.Campaign.of(s) for s in found]
+    return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=models.Campaign, responses=_ERROR_RESPONSES)
+async def get_campaign(campaign_id: int, sender: SenderDep, svc: ServicesDep) -> models.Campaign:
+    summary = await svc.store.run(svc.store.campaign, sender.id, campaign_id)
+    return models.Campaign.of(summary)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/calls",
+    response_model=models.Page[models.Call],
+    responses=_ERROR_RESPONSES,
+)
+async def campaign_calls(
+    campaign_id: int,
+    sender: SenderDep,
+    svc: ServicesDep,
+    state: calls.CallState | None = None,
+    after: After = 0,
+    limit: Limit = 100,
+) -> models.Page[models.Call]:
+    """A campaign's calls, in phone_list order."""
+    await svc.store.run(svc.store.campaign, sender.id, campaign_id)  # NotFound if not yours
+    found = await svc.store.run(
+        svc.store.calls,
+        sender.id,
+        campaign_id=campaign_id,
+        state=state,
+        after_id=after,
+        limit=limit,
+    )
+    return _call_page(found, limit)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/rejections",
+    response_model=models.Page[models.RejectedLine],
+    responses=_ERROR_RESPONSES,
+)
+async def campaign_rejections(
+    campaign_id: int, sender: SenderDep, svc: ServicesDep, after: After = 0, limit: Limit = 100
+) -> models.Page[models.RejectedLine]:
+    """The phone_list lines that were not queued, with the reason; ``after`` is a line number."""
+    await svc.store.run(svc.store.campaign, sender.id, campaign_id)
+    found = await svc.store.run(
+        svc.store.campaign_rejections, campaign_id, after_line=after, limit=limit
+    )
+    items = [models.RejectedLine(line=line, reason=reason) for line, reason in found]
+    return models.Page(items=items, next_after=items[-1].line if len(items) == limit else None)
+
+
+def _call_page(found: list[calls.Call], limit: int) -> models.Page[models.Call]:
+    items = [models.Call.of(c) for c in found]
+    return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+# -- errors, rendered once --------------------------------------------------------------
+
+_STATUS: tuple[tuple[type[errors.VxdialError], int], ...] = (
+    (errors.Throttled, 429),
+    (errors.Forbidden, 403),
+    (errors.NotAuthorized, 401),
+    (errors.InvalidInput, 422),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.Unavailable, 503),
+)
+
+
+def _problems(exc: errors.VxdialError) -> list[dict[str, str]]:
+    if isinstance(exc, errors.InvalidInputs):
+        return [{"field": p.field, "reason": p.reason} for p in exc.problems]
+    if isinstance(exc, errors.InvalidInput | errors.Conflict):
+        return [{"field": exc.field, "reason": exc.reason}]
+    if isinstance(exc, errors.NotAuthorized):
+        return [{"field": "authorization", "reason": exc.reason}]
+    return [{"field": "request", "reason": str(exc)}]
+
+
+async def _vxdial_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.VxdialError)
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="vxdial"'
+    if isinstance(exc, errors.Throttled):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return JSONResponse({"errors": _problems(exc)}, status_code=status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        location = [
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
+        ]
+        problems.append({"field": ".".join(location) or "body", "reason": error.get("msg", "")})
+    return JSONResponse({"errors": problems}, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.VxdialError, _vxdial_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,99 @@
+"""The composition root: the one module that builds every part and connects them.
+
+``create_app(settings)`` returns the ASGI application of ``vxdial serve``; its
+lifespan opens the store (migrating it), the shared aiohttp session, and the
+services, and closes them on shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from fastapi import FastAPI
+
+from vxdial import __version__, metrics
+from vxdial.accounts import Accounts, Authenticator, PinHasher
+from vxdial.api import ops, plum, v1
+from vxdial.config import Settings
+from vxdial.domain.clock import Clock, SystemClock
+from vxdial.intake import Intake, UrlProbe
+from vxdial.services import Services
+from vxdial.store import Store
+
+log = logging.getLogger("vxdial")
+
+# One aiohttp session for every outbound request of the process (probes now; documents,
+# submits and result_url later): a shared connection pool with keep-alive.
+HTTP_CONNECTIONS = 200
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    store = Store.open(settings.database.url)
+    if migrate:
+        store.migrate()
+    return store
+
+
+def accounts_for(store: Store, clock: Clock | None = None) -> Accounts:
+    return Accounts(store, clock or SystemClock(), PinHasher())
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[Services]:
+    """Everything a serving process needs, opened in order and closed in reverse."""
+    clock = clock or SystemClock()
+    store = open_store(settings)
+    discarded = await store.run(store.discard_unfinished_uploads)
+    if discarded:
+        log.warning("intake.discarded_unfinished_uploads count=%d", discarded)
+    hasher = PinHasher()
+    connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, ttl_dns_cache=300)
+    http = aiohttp.ClientSession(
+        connector=connector, headers={"User-Agent": f"vxdial/{__version__}"}
+    )
+    try:
+        probe = UrlProbe(
+            http,
+            clock,
+            timeout_s=settings.intake.url_check_timeout_s,
+            trust_s=settings.intake.url_trust_s,
+        )
+        yield Services(
+            settings=settings,
+            clock=clock,
+            store=store,
+            http=http,
+            accounts=Accounts(store, clock, hasher),
+            authenticator=Authenticator(store, clock, settings.auth, hasher),
+            probe=probe,
+            intake=Intake(store, clock, probe, settings.intake),
+        )
+    finally:
+        await http.close()
+        store.close()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_services(settings, clock=clock) as services:
+            app.state.services = services
+            app.state.metrics = metrics.registry_for(services)
+            yield
+
+    app = FastAPI(
+        title="vxdial",
+        version=__version__,
+        summary="Outbound voice calling: queue calls and campaigns, dial, run VoiceXML, report.",
+        lifespan=lifespan,
+    )
+    v1.install_error_handlers(app)
+    app.include_router(plum.router)
+    app.include_router(v1.router)
+    app.include_router(ops.router)
+    return app

@@ -1,0 +1,268 @@
+"""``vxdial serve | migrate | sender ... | admin ...``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vxdial import __version__, config
+from vxdial.domain import errors
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="vxdial",
+    help="Self-hosted outbound voice calling, wire-compatible with Plum's outbound web services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sender_app = typer.Typer(help="Sender accounts.", no_args_is_help=True)
+admin_app = typer.Typer(help="The administrator account.", no_args_is_help=True)
+app.add_typer(sender_app, name="sender")
+app.add_typer(admin_app, name="admin")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="vxdial.toml (default: $VXDIAL_CONFIG, else none)"),
+]
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="overrides [database] url")
+]
+
+
+class _State:
+    config_path: Path | None = None
+    database_url: str | None = None
+
+
+def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Print a vxdial error (with its causes) and exit 2, instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except errors.VxdialError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            cause = exc.__cause__
+            while cause is not None:
+                err.print(f"  caused by: {type(cause).__name__}: {cause}")
+                cause = cause.__cause__
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def load_settings(**overrides: Any) -> config.Settings:
+    if _State.database_url:
+        overrides.setdefault("database.url", _State.database_url)
+    return config.load(_State.config_path, overrides=overrides)
+
+
+@app.callback()
+def root(
+    config_path: ConfigOption = None,
+    database_url: DatabaseOption = None,
+    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+) -> None:
+    if version:
+        out.print(f"vxdial {__version__}")
+        raise typer.Exit()
+    _State.config_path = config_path
+    _State.database_url = database_url
+
+
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address [server] host")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port [server] port")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone for time expressions")] = None,
+) -> None:
+    """Run the HTTP API and web services (migrating the database first)."""
+    import uvicorn
+
+    from vxdial import app as application
+
+    settings = load_settings(**{"server.host": host, "server.port": port, "timezone": timezone})
+    store = application.open_store(settings)
+    try:
+        admin_pin = application.accounts_for(store).ensure_admin()
+    finally:
+        store.close()
+    if admin_pin is not None:
+        out.print(
+            f"Created the administrator account: login [bold]admin[/bold], "
+            f"PIN [bold]{admin_pin}[/bold] (shown once; change it with `vxdial admin set-pin`)"
+        )
+    server = settings.server
+    out.print(
+        f"vxdial {__version__} listening on http://{server.host}:{server.port} "
+        f"(database {_safe_url(settings.database.url)}, time zone {settings.timezone})"
+    )
+    sys.stdout.flush()
+    uvicorn.run(
+        application.create_app(settings),
+        host=server.host,
+        port=server.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=bool(server.trusted_proxies),
+        forwarded_allow_ips=list(server.trusted_proxies) or None,
+        lifespan="on",
+    )
+
+
+@app.command()
+@handle_errors
+def migrate() -> None:
+    """Apply the pending database migrations."""
+    from vxdial import app as application
+    from vxdial.store import migrate as migrations
+
+    settings = load_settings()
+    store = application.open_store(settings)
+    try:
+        out.print(f"database at revision {migrations.current_revision(store.engine)}")
+    finally:
+        store.close()
+
+
+def _accounts() -> Any:
+    from vxdial import app as application
+
+    store = application.open_store(load_settings())
+    return store, application.accounts_for(store)
+
+
+LinesOption = Annotated[
+    int | None, typer.Option("--lines", help="concurrent calls allowed to this sender")
+]
+PinOption = Annotated[str | None, typer.Option("--pin", help="the PIN (generated if omitted)")]
+
+
+@sender_app.command("add")
+@handle_errors
+def sender_add(login: str, pin: PinOption = None, lines: LinesOption = None) -> None:
+    """Create a sender (and its default campaign); prints a generated PIN if none is given."""
+    store, accounts = _accounts()
+    try:
+        created = accounts.add_sender(login, pin, lines)
+    finally:
+        store.close()
+    out.print(f"sender {created.sender.login} added")
+    if pin is None:
+        out.print(f"PIN: {created.pin}")
+
+
+@sender_app.command("list")
+@handle_errors
+def sender_list() -> None:
+    """List the accounts."""
+    store, accounts = _accounts()
+    try:
+        senders = accounts.list()
+    finally:
+        store.close()
+    table = Table("login", "role", "enabled", "lines", "created")
+    for s in senders:
+        table.add_row(
+            s.login,
+            s.role.value,
+            "yes" if s.enabled else "no",
+            "-" if s.lines is None else str(s.lines),
+            s.created_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+        )
+    out.print(table)
+
+
+@sender_app.command("disable")
+@handle_errors
+def sender_disable(login: str) -> None:
+    """Stop a sender from logging in and queuing calls."""
+    store, accounts = _accounts()
+    try:
+        accounts.set_enabled(login, False)
+    finally:
+        store.close()
+    out.print(f"sender {login} disabled")
+
+
+@sender_app.command("enable")
+@handle_errors
+def sender_enable(login: str) -> None:
+    """Let a disabled sender in again."""
+    store, accounts = _accounts()
+    try:
+        accounts.set_enabled(login, True)
+    finally:
+        store.close()
+    out.print(f"sender {login} enabled")
+
+
+@sender_app.command("set-pin")
+@handle_errors
+def sender_set_pin(login: str, pin: PinOption = None) -> None:
+    """Give a sender a new PIN (printed if generated)."""
+    store, accounts = _accounts()
+    try:
+        new_pin = accounts.set_pin(login, pin)
+    finally:
+        store.close()
+    out.print(f"PIN of {login} changed")
+    if pin is None:
+        out.print(f"PIN: {new_pin}")
+
+
+@sender_app.command("set-lines")
+@handle_errors
+def sender_set_lines(
+    login: str, lines: Annotated[int, typer.Argument(help="0 removes the sender's own limit")]
+) -> None:
+    """Set how many calls a sender may have up at once."""
+    store, accounts = _accounts()
+    try:
+        accounts.set_lines(login, lines or None)
+    finally:
+        store.close()
+    out.print(f"lines of {login}: {lines or 'the system total'}")
+
+
+@admin_app.command("set-pin")
+@handle_errors
+def admin_set_pin(pin: PinOption = None) -> None:
+    """Set the administrator's PIN (printed if generated)."""
+    store, accounts = _accounts()
+    try:
+        new_pin = accounts.set_admin_pin(pin)
+    finally:
+        store.close()
+    out.print("administrator PIN changed")
+    if pin is None:
+        out.print(f"PIN: {new_pin}")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+def main() -> None:
+    app()

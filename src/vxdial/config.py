@@ -1,0 +1,204 @@
+"""Settings: the embedded defaults, then ``vxdial.toml``, then ``VXDIAL_*``, then flags.
+
+Every key of the file can be overridden by an environment variable named
+``VXDIAL_<SECTION>_<KEY>`` (``VXDIAL_DATABASE_URL``, ``VXDIAL_SERVER_PORT``); top-level
+keys have no section part (``VXDIAL_TIMEZONE``). Command-line flags win over both.
+The result is one frozen ``Settings``; a bad value is an ``InvalidInput`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from vxdial.domain import errors
+
+ENV_PREFIX = "VXDIAL_"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Behind a proxy, the forwarded client address is used for login throttling only
+    # when the proxy is listed here.
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///./vxdial.db"
+
+
+@dataclass(frozen=True)
+class TelephonySettings:
+    driver: str = "sim"
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    # The GET probe of start_url / result_url before a call is accepted.
+    url_check_timeout_s: float = 10.0
+    # A URL that answered 200 is trusted this long, so a burst of requests does not
+    # hammer the customer's server; 0 probes every time.
+    url_trust_s: float = 60.0
+    # phone_list uploads larger than this are refused while they stream in.
+    max_upload_bytes: int = 256 * 1024 * 1024
+    # Rows per write transaction when a phone_list is stored.
+    ingest_batch_size: int = 5000
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    # A verified PIN is remembered (as a keyed hash, in memory) this long.
+    pin_cache_s: float = 300.0
+    # Failed logins allowed per login, and per client address, inside the window.
+    max_failures_per_login: int = 5
+    max_failures_per_address: int = 20
+    failure_window_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = "UTC"
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """Apply ``{"server.port": 9000, "timezone": "UTC"}``; ``None`` values are skipped."""
+        tree = dataclasses.asdict(self)
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            *sections, key = dotted.split(".")
+            node = tree
+            for section in sections:
+                node = node[section]
+            node[key] = value
+        return _build(Settings, tree, "")
+
+
+def load(
+    config_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the settings; ``config_path`` falls back to ``$VXDIAL_CONFIG``, then none."""
+    environ = os.environ if environ is None else environ
+    path = config_path or environ.get("VXDIAL_CONFIG")
+    tree: dict[str, Any] = {}
+    if path:
+        try:
+            with Path(path).open("rb") as handle:
+                tree = tomllib.load(handle)
+        except FileNotFoundError:
+            raise errors.InvalidInput("config", f"{path}: no such file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise errors.InvalidInput("config", f"{path}: {exc}") from exc
+    _apply_environment(tree, environ)
+    settings = _build(Settings, tree, "")
+    if overrides:
+        settings = settings.with_overrides(overrides)
+    return settings
+
+
+def _apply_environment(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for f in dataclasses.fields(Settings):
+        kind = _field_type(Settings, f.name)
+        if dataclasses.is_dataclass(kind):
+            section = tree.setdefault(f.name, {})
+            if not isinstance(section, dict):
+                continue  # _build reports it
+            for sub in dataclasses.fields(kind):
+                name = f"{ENV_PREFIX}{f.name}_{sub.name}".upper()
+                if name in environ:
+                    section[sub.name] = environ[name]
+        else:
+            name = f"{ENV_PREFIX}{f.name}".upper()
+            if name in environ:
+                tree[f.name] = environ[name]
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise errors.InvalidInput(prefix.rstrip(".") or "config", "must be a table")
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise errors.InvalidInput(f"{prefix}{key}", "is not a known setting")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        kind = _field_type(cls, f.name)
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(kind):
+            values[f.name] = _build(kind, data[f.name], name + ".")
+        else:
+            values[f.name] = _coerce(name, kind, data[f.name])
+    built = cls(**values)
+    if cls is Settings:
+        try:
+            ZoneInfo(built.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise errors.InvalidInput(
+                "timezone", f'"{built.timezone}" is not an IANA time zone name'
+            ) from None
+    return built
+
+
+def _field_type(cls: type[Any], name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        origin = typing.get_origin(kind)
+        if origin is tuple:
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            return tuple(str(v) for v in value)
+        if isinstance(kind, types.UnionType):
+            return value
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    expected = getattr(kind, "__name__", str(kind))
+    raise errors.InvalidInput(name, f"{value!r} is not a valid {expected}")

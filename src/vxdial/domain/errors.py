@@ -1,0 +1,88 @@
+"""The errors vxdial raises across package boundaries.
+
+    VxdialError
+    ├── InvalidInput      a field of a request is wrong (names the field and the reason)
+    │   └── InvalidInputs several fields are wrong at once
+    ├── NotAuthorized     wrong login or wrong PIN: deliberately the same error
+    │   ├── Throttled     too many failed logins; try again later
+    │   └── Forbidden     the right PIN, but the account is disabled or may not do this
+    ├── NotFound          the thing does not exist, or belongs to someone else
+    ├── Conflict          the request clashes with what exists (a campaign name taken, ...)
+    └── Unavailable       something we depend on failed: the store, a driver, a remote server
+
+Library errors are translated at the boundary with ``raise ... from exc`` so the
+cause stays attached; the edges (api/plum, api/v1, cli) render them, once.
+Messages never contain a PIN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+
+def quote(value: str) -> str:
+    """A value as messages show it: in double quotes, control characters escaped."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+class VxdialError(Exception):
+    """Root of every error vxdial raises on purpose."""
+
+
+class InvalidInput(VxdialError):
+    """One field of a request is wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class InvalidInputs(InvalidInput):
+    """Several fields are wrong; ``problems`` lists each one, in field order."""
+
+    def __init__(self, problems: Iterable[InvalidInput]) -> None:
+        self.problems = list(problems)
+        if not self.problems:
+            raise ValueError("InvalidInputs needs at least one problem")
+        first = self.problems[0]
+        super().__init__(first.field, first.reason)
+        self.args = ("; ".join(str(p) for p in self.problems),)
+
+
+class NotAuthorized(VxdialError):
+    """Wrong login or wrong PIN (the two are indistinguishable), or a disabled account."""
+
+    def __init__(self, reason: str = "login or PIN is incorrect") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Throttled(NotAuthorized):
+    """Too many failed logins for one login or from one address."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after_s} seconds")
+        self.retry_after_s = retry_after_s
+
+
+class Forbidden(NotAuthorized):
+    """The PIN was right, but the account is disabled or its role may not do this."""
+
+
+class NotFound(VxdialError):
+    """The thing asked for does not exist, or is not the caller's to see."""
+
+
+class Conflict(VxdialError):
+    """The request clashes with existing state."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class Unavailable(VxdialError):
+    """A dependency failed: the store, a telephony driver, a remote HTTP server."""

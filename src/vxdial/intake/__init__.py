@@ -1,0 +1,23 @@
+"""Accepting work: checking request fields, probing URLs, streaming phone lists."""
+
+from vxdial.intake.fields import (
+    CallRequest,
+    CampaignRequest,
+    parse_call_request,
+    parse_campaign_request,
+)
+from vxdial.intake.probe import UrlProbe
+from vxdial.intake.service import CampaignUpload, IdempotencyKey, Intake, NoGoodLines, QueuedCall
+
+__all__ = [
+    "CallRequest",
+    "CampaignRequest",
+    "CampaignUpload",
+    "IdempotencyKey",
+    "Intake",
+    "NoGoodLines",
+    "QueuedCall",
+    "UrlProbe",
+    "parse_call_request",
+    "parse_campaign_request",
+]

@@ -1,0 +1,380 @@
+"""``Store``: the named operations the rest of vxdial performs on the database.
+
+Each method is one transaction. Methods are synchronous (SQLAlchemy Core on a
+thread); async code calls them through ``await store.run(store.method, ...)``, which
+runs them on a bounded thread pool. On SQLite, writers of this process take turns on
+a lock before ``BEGIN IMMEDIATE`` instead of polling the file lock, which keeps
+write latency flat under concurrency; other processes still wait via busy_timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import ParamSpec, TypeVar
+
+import anyio
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from vxdial.domain import calls, campaigns, errors
+from vxdial.store import engine as engines
+from vxdial.store import migrate
+from vxdial.store.queries import calls as call_queries
+from vxdial.store.queries import campaigns as campaign_queries
+from vxdial.store.queries import idempotency as key_queries
+from vxdial.store.queries import senders as sender_queries
+from vxdial.store.queries.idempotency import KeyRecord
+from vxdial.store.queries.senders import Credentials
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+__all__ = ["Credentials", "KeyRecord", "Store"]
+
+
+class Store:
+    """The database behind vxdial (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, *, threads: int = 16) -> None:
+        self.engine = engine
+        self.is_sqlite = engines.is_sqlite(engine)
+        self._write_lock: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
+        self._limiter = anyio.CapacityLimiter(threads)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(engines.create_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a store method off the event loop."""
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self._limiter)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._write_lock, self.engine.connect() as conn:
+                conn = conn.execution_options(**{engines.WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise errors.Unavailable(f"database: {exc.orig}") from exc
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise errors.Unavailable(f"database: {exc.orig}") from exc
+
+    # -- schema ---------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Apply every pending migration."""
+        if self.is_sqlite:
+            with self._write_lock:
+                migrate.upgrade(self.engine)
+        else:
+            migrate.upgrade(self.engine)
+
+    def ping(self) -> None:
+        """Raise ``Unavailable`` unless the database answers."""
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- senders --------------------------------------------------------------------
+
+    def add_sender(
+        self,
+        *,
+        login: str,
+        role: campaigns.Role,
+        pin_hash: str,
+        lines: int | None,
+        result_secret: str,
+        now: datetime,
+    ) -> campaigns.Sender:
+        """Create an account; a sender gets its ``default`` campaign in the same transaction."""
+        with self._write() as conn:
+            sender = sender_queries.insert_sender(
+                conn,
+                login=login,
+                role=role,
+                pin_hash=pin_hash,
+                lines=lines,
+                result_secret=result_secret,
+                now=now,
+            )
+            if role is campaigns.Role.SENDER:
+                campaign_queries.insert_campaign(
+                    conn,
+                    sender_id=sender.id,
+                    name=campaigns.DEFAULT_CAMPAIGN_NAME,
+                    state=campaigns.CampaignState.ACTIVE,
+                    settings=None,
+                    now=now,
+                )
+            return sender
+
+    def credentials(self, login: str) -> Credentials | None:
+        with self._read() as conn:
+            return sender_queries.credentials_by_login(conn, login)
+
+    def sender(self, sender_id: int) -> campaigns.Sender | None:
+        with self._read() as conn:
+            return sender_queries.sender_by_id(conn, sender_id)
+
+    def senders(self) -> list[campaigns.Sender]:
+        with self._read() as conn:
+            return sender_queries.list_senders(conn)
+
+    def update_sender(
+        self,
+        login: str,
+        *,
+        enabled: bool | None = None,
+        lines: int | type[Ellipsis] | None = ...,
+        pin_hash: str | None = None,
+        result_secret: str | None = None,
+        now: datetime,
+    ) -> campaigns.Sender:
+        """Change an account; ``NotFound`` if there is no such login."""
+        values: dict[str, object] = {}
+        if enabled is not None:
+            values["enabled"] = enabled
+        if lines is not ...:
+            values["lines"] = lines
+        if pin_hash is not None:
+            values["pin_hash"] = pin_hash
+            values["pin_changed_at"] = now
+        if result_secret is not None:
+            values["result_secret"] = result_secret
+        with self._write() as conn:
+            return sender_queries.update_sender(conn, login, **values)
+
+    # -- campaigns ------------------------------------------------------------------
+
+    def default_campaign(self, sender_id: int, now: datetime) -> campaigns.Campaign:
+        """The sender's ``default`` campaign, created if it is missing."""
+        with self._read() as conn:
+            found = campaign_queries.campaign_by_name(
+                conn, sender_id, campaigns.DEFAULT_CAMPAIGN_NAME
+            )
+        if found is not None:
+            return found
+        with self._write() as conn:
+            found = campaign_queries.campaign_by_name(
+                conn, sender_id, campaigns.DEFAULT_CAMPAIGN_NAME
+            )
+            if found is not None:
+                return found
+            return campaign_queries.insert_campaign(
+                conn,
+                sender_id=sender_id,
+                name=campaigns.DEFAULT_CAMPAIGN_NAME,
+                state=campaigns.CampaignState.ACTIVE,
+                settings=None,
+                now=now,
+            )
+
+    def start_campaign_upload(
+        self, *, sender_id: int, name: str, settings: calls.CallSettings, now: datetime
+    ) -> campaigns.Campaign:
+        """Create a campaign in state ``loading``: invisible and not dialed until finished."""
+        with self._write() as conn:
+            return campaign_queries.insert_campaign(
+                conn,
+                sender_id=sender_id,
+                name=name,
+                state=campaigns.CampaignState.LOADING,
+                settings=settings,
+                now=now,
+            )
+
+    def add_campaign_batch(
+        self,
+        *,
+        sender_id: int,
+        campaign: campaigns.Campaign,
+        new_calls: Sequence[calls.NewCall],
+        rejections: Sequence[tuple[int, str]],
+        now: datetime,
+    ) -> None:
+        """Store one batch of a loading campaign's phone_list: its calls and rejected lines."""
+        assert campaign.settings is not None
+        rows = call_queries.bulk_rows(
+            sender_id=sender_id,
+            campaign_id=campaign.id,
+            new_calls=new_calls,
+            settings=campaign.settings,
+            now=now,
+        )
+        with self._write() as conn:
+            call_queries.insert_calls_bulk(conn, rows)
+            campaign_queries.insert_rejections(conn, campaign.id, rejections)
+
+    def finish_campaign_upload(
+        self, campaign_id: int, now: datetime, *, idempotency_key: tuple[int, str] | None = None
+    ) -> None:
+        """Make a loaded campaign active (and so visible and dialable), atomically."""
+        with self._write() as conn:
+            campaign_queries.set_campaign_state(
+                conn, campaign_id, campaigns.CampaignState.ACTIVE, now
+            )
+            if idempotency_key is not None:
+                sender_id, key = idempotency_key
+                key_queries.complete_key(
+                    conn, sender_id=sender_id, key=key, resource_id=campaign_id
+                )
+
+    def discard_campaign_upload(self, campaign_id: int) -> None:
+        """Delete a campaign that never finished loading, with what it stored."""
+        with self._write() as conn:
+            campaign_queries.delete_campaign(conn, campaign_id)
+
+    def discard_unfinished_uploads(self) -> int:
+        """At start-up: delete uploads a dead process left in ``loading``; returns how many.
+
+        Their client never got an answer, so it will send the list again.
+        """
+        with self._read() as conn:
+            leftovers = campaign_queries.loading_campaign_ids(conn)
+        for campaign_id in leftovers:
+            self.discard_campaign_upload(campaign_id)
+        return len(leftovers)
+
+    def campaign(self, sender_id: int, campaign_id: int) -> campaigns.CampaignSummary:
+        """One of the sender's campaigns with its counts; ``NotFound`` otherwise."""
+        with self._read() as conn:
+            found = campaign_queries.campaign_by_id(conn, sender_id, campaign_id)
+            if found is None:
+                raise errors.NotFound(f"no campaign {campaign_id}")
+            counts = campaign_queries.count_calls_by_state(conn, [campaign_id])
+        return campaigns.CampaignSummary(found, counts[campaign_id])
+
+    def campaigns(
+        self, sender_id: int, *, after_id: int = 0, limit: int = 100
+    ) -> list[campaigns.CampaignSummary]:
+        """A page of the sender's campaigns, oldest first, with their counts."""
+        with self._read() as conn:
+            found = campaign_queries.list_campaigns(conn, sender_id, after_id=after_id, limit=limit)
+            counts = campaign_queries.count_calls_by_state(conn, [c.id for c in found])
+        return [campaigns.CampaignSummary(c, counts[c.id]) for c in found]
+
+    def campaign_call_lines(
+        self, campaign_id: int, *, after_id: int, limit: int
+    ) -> list[tuple[int, int | None, str]]:
+        with self._read() as conn:
+            return call_queries.campaign_call_lines(
+                conn, campaign_id, after_id=after_id, limit=limit
+            )
+
+    def campaign_rejections(
+        self, campaign_id: int, *, after_line: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        with self._read() as conn:
+            return campaign_queries.rejections(
+                conn, campaign_id, after_line=after_line, limit=limit
+            )
+
+    def count_campaign_rejections(self, campaign_id: int) -> int:
+        with self._read() as conn:
+            return campaign_queries.count_rejections(conn, campaign_id)
+
+    # -- calls ----------------------------------------------------------------------
+
+    def queue_call(
+        self,
+        *,
+        sender_id: int,
+        campaign_id: int,
+        call: calls.NewCall,
+        settings: calls.CallSettings,
+        now: datetime,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Queue one call; returns its id. With a key, the key records it atomically."""
+        with self._write() as conn:
+            call_id = call_queries.insert_call(
+                conn,
+                sender_id=sender_id,
+                campaign_id=campaign_id,
+                call=call,
+                settings=settings,
+                now=now,
+            )
+            if idempotency_key is not None:
+                key_queries.complete_key(
+                    conn, sender_id=sender_id, key=idempotency_key, resource_id=call_id
+                )
+            return call_id
+
+    def call(self, sender_id: int, call_id: int) -> calls.Call:
+        """One of the sender's calls; ``NotFound`` otherwise."""
+        with self._read() as conn:
+            found = call_queries.call_by_id(conn, sender_id, call_id)
+        if found is None:
+            raise errors.NotFound(f"no call {call_id}")
+        return found
+
+    def calls(
+        self,
+        sender_id: int,
+        *,
+        campaign_id: int | None = None,
+        state: calls.CallState | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[calls.Call]:
+        """A page of the sender's calls, by id."""
+        with self._read() as conn:
+            return call_queries.list_calls(
+                conn,
+                sender_id,
+                campaign_id=campaign_id,
+                state=state,
+                after_id=after_id,
+                limit=limit,
+            )
+
+    # -- idempotency keys -------------------------------------------------------------
+
+    def reserve_idempotency_key(
+        self,
+        *,
+        sender_id: int,
+        key: str,
+        endpoint: str,
+        request_hash: str,
+        now: datetime,
+        hold: timedelta,
+    ) -> KeyRecord | None:
+        """Claim ``key``; None if it is now ours, else the record that holds it."""
+        with self._write() as conn:
+            return key_queries.reserve_key(
+                conn,
+                sender_id=sender_id,
+                key=key,
+                endpoint=endpoint,
+                request_hash=request_hash,
+                reserved_until=now + hold,
+                now=now,
+            )
+
+    def release_idempotency_key(self, *, sender_id: int, key: str) -> None:
+        with self._write() as conn:
+            key_queries.release_key(conn, sender_id=sender_id, key=key)
+
+    def expire_idempotency_keys(self, cutoff: datetime) -> int:
+        with self._write() as conn:
+            return key_queries.delete_keys_before(conn, cutoff)

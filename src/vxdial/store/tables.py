@@ -1,0 +1,146 @@
+"""Every table of vxdial, in one MetaData; the Alembic revisions must produce exactly this.
+
+Times are stored as integer UNIX milliseconds (``Millis``): the same on SQLite and
+PostgreSQL, cheap to index and compare, and the dialer's queries take ``now`` as a
+parameter rather than calling the database's clock (STYLE.md, "One Clock").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (and so autoincrementing).
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Millis(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime stored as integer UNIX milliseconds."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a Millis column")
+        return to_millis(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return from_millis(value)
+
+
+def to_millis(when: datetime) -> int:
+    return int(round(when.timestamp() * 1000))
+
+
+def from_millis(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+senders = sa.Table(
+    "senders",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("login", sa.String(128), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("pin_hash", sa.String(255), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=True),
+    sa.Column("result_secret", sa.String(64), nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("pin_changed_at", Millis, nullable=False),
+)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", Id, sa.ForeignKey("senders.id"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # The settings every call of an uploaded campaign shares; NULL for ``default``,
+    # whose calls each carry their own.
+    sa.Column("start_url", sa.String(255), nullable=True),
+    sa.Column("result_url", sa.String(255), nullable=True),
+    sa.Column("max_retries", sa.Integer, nullable=True),
+    sa.Column("retry_interval_s", sa.Integer, nullable=True),
+    sa.Column("scheduled_at", Millis, nullable=True),
+    sa.Column("expires_at", Millis, nullable=True),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+    sa.UniqueConstraint("sender_id", "name"),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", Id, sa.ForeignKey("senders.id"), nullable=False),
+    sa.Column("campaign_id", Id, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("line", sa.Integer, nullable=True),
+    sa.Column("phone_number", sa.String(32), nullable=False),
+    sa.Column("ani", sa.String(32), nullable=True),
+    sa.Column("postd", sa.String(64), nullable=True),
+    sa.Column("message_reference", sa.String(255), nullable=True),
+    sa.Column("call_parameters", sa.String(255), nullable=True),
+    # NULL: the campaign's URLs apply (uploaded campaigns keep them once, not per row).
+    sa.Column("start_url", sa.String(255), nullable=True),
+    sa.Column("result_url", sa.String(255), nullable=True),
+    sa.Column("max_retries", sa.Integer, nullable=False),
+    sa.Column("retry_interval_s", sa.Integer, nullable=False),
+    sa.Column("scheduled_at", Millis, nullable=False),
+    sa.Column("expires_at", Millis, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Millis, nullable=True),
+    sa.Column("queued_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+    sa.Index(None, "campaign_id", "id"),
+    sa.Index(None, "sender_id", "id"),
+    sa.Index(None, "state", "next_attempt_at"),
+)
+
+campaign_rejections = sa.Table(
+    "campaign_rejections",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", Id, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(512), nullable=False),
+    sa.Index(None, "campaign_id", "line"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", Id, sa.ForeignKey("senders.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("endpoint", sa.String(64), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    # NULL while the first request with this key is still running; then the call or
+    # campaign it created, written in the same transaction that made it visible.
+    sa.Column("resource_id", Id, nullable=True),
+    sa.Column("reserved_until", Millis, nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.UniqueConstraint("sender_id", "key"),
+)
