@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 MAX_RETRIES_RANGE = range(0, 11)  # 0-10, Plum's max_retries
 RETRY_INTERVAL_RANGE_S = range(60, 172800 + 1)
@@ -88,9 +89,12 @@ class CallSettings:
         return 1 + self.max_retries
 
 
-@dataclass(frozen=True, slots=True)
-class NewCall:
-    """One call to queue: the destination and the sender's strings for it."""
+class NewCall(NamedTuple):
+    """One call to queue: the destination and the sender's strings for it.
+
+    A tuple, not a dataclass: a million-line phone_list makes a million of these, and
+    the bulk insert hands them to the driver as they are (``store.queries.calls``).
+    """
 
     phone_number: str  # E.164 digits
     ani: str | None = None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from functools import cache
 
 import phonenumbers
@@ -48,8 +49,7 @@ _REASONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Destination:
+class Destination(NamedTuple):
     """Where a call goes: E.164 digits (no "+"), its caller ID and post-dial digits."""
 
     number: str
@@ -68,8 +68,10 @@ class Destination:
 def parse_destination(text: str) -> Destination:
     """Parse a ``phone_number`` value; raise ``InvalidInput("phone_number", reason)``."""
     raw = text.strip()
-    if not raw:
-        raise errors.InvalidInput(FIELD, "is required")
+    if ";" not in raw and raw[:4].lower() != "tel:":
+        if not raw:
+            raise errors.InvalidInput(FIELD, "is required")
+        return Destination(parse_digits(raw))
     body, _, params_text = raw.partition(";")
     if body[:4].lower() == "tel:":
         body = body[4:]
@@ -106,24 +108,49 @@ def parse_destination(text: str) -> Destination:
 def parse_digits(text: str) -> str:
     """Normalize one number with its country code to E.164 digits, or raise."""
     digits = text.translate(_SEPARATORS)
-    if not digits.isascii() or not digits.isdigit():
-        return _parse_slow(text)
-    cc_and_nsn = _split_country_code(digits)
-    if cc_and_nsn is None:
-        return _parse_slow(text)
-    country_code, nsn = cc_and_nsn
-    rule = _country_rule(country_code)
-    if (
-        rule is None
-        or nsn[:1] == "0"
-        or not 2 <= len(nsn) <= _MAX_NSN_LENGTH
-        or (rule.national_prefix is not None and rule.national_prefix.match(nsn))
-    ):
-        return _parse_slow(text)
-    verdict = _length_verdict(country_code, len(nsn))
-    if verdict is not ValidationResult.IS_POSSIBLE:
-        raise _impossible(text, verdict, country_code)
-    return digits
+    if digits.isdigit() and digits.isascii():
+        key = (digits[:4], len(digits))
+        plan = _plans.get(key)
+        if plan is None:
+            plan = _plan(*key)
+        if plan is not _SLOW:
+            start, national_prefix, verdict, country_code = plan
+            if national_prefix is None or not national_prefix.match(digits, start):
+                if verdict is not ValidationResult.IS_POSSIBLE:
+                    raise _impossible(text, verdict, country_code)
+                return digits
+    return _parse_slow(text)
+
+
+# What the fast path needs to know, memoized by (first four digits, length): where the
+# national number starts, the country's national-prefix pattern (a match sends the
+# number the slow way, since phonenumbers may strip that prefix), and the verdict on
+# the length. _SLOW marks keys that always take the slow path.
+_Plan = tuple[int, "re.Pattern[str] | None", ValidationResult, int]
+_SLOW: _Plan = (0, None, ValidationResult.INVALID_LENGTH, 0)
+_plans: dict[tuple[str, int], _Plan] = {}
+_MAX_PLANS = 50_000
+
+
+def _plan(prefix: str, length: int) -> _Plan:
+    plan = _SLOW
+    split = _split_country_code(prefix)
+    if split is not None:
+        country_code, national_start = split
+        nsn_length = length - len(str(country_code))
+        rule = _country_rule(country_code)
+        if (
+            rule is not None
+            and national_start[:1] not in ("0", "")
+            and 2 <= nsn_length <= _MAX_NSN_LENGTH
+        ):
+            start = len(str(country_code))
+            verdict = _length_verdict(country_code, nsn_length)
+            plan = (start, rule.national_prefix, verdict, country_code)
+    if len(_plans) >= _MAX_PLANS:
+        _plans.clear()
+    _plans[(prefix, length)] = plan
+    return plan
 
 
 def _parse_slow(text: str) -> str:

@@ -7,7 +7,14 @@ from vxdial.intake.fields import (
     parse_campaign_request,
 )
 from vxdial.intake.probe import UrlProbe
-from vxdial.intake.service import CampaignUpload, IdempotencyKey, Intake, NoGoodLines, QueuedCall
+from vxdial.intake.service import (
+    CampaignUpload,
+    IdempotencyKey,
+    Intake,
+    NoGoodLines,
+    QueuedCall,
+    UploadReport,
+)
 
 __all__ = [
     "CallRequest",
@@ -17,6 +24,7 @@ __all__ = [
     "Intake",
     "NoGoodLines",
     "QueuedCall",
+    "UploadReport",
     "UrlProbe",
     "parse_call_request",
     "parse_campaign_request",

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import anyio.to_thread
 
@@ -44,6 +46,24 @@ class CampaignUpload:
     calls_queued: int
     lines_rejected: int
     replayed: bool = False
+
+
+class UploadReport(Protocol):
+    """Told, batch by batch and in line order, what became of each line of an upload.
+
+    Called from the thread that stores the batches: implementations must not block
+    the event loop's objects (the Plum answer spools to a temporary file).
+    """
+
+    def queued(self, new_calls: Sequence[calls.NewCall], call_ids: Sequence[int]) -> None: ...
+
+    def rejected(self, rejections: Sequence[tuple[int, str]]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Batch:
+    good: list[calls.NewCall] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +102,9 @@ class Intake:
         targets = [("start_url", settings.start_url)]
         if settings.result_url:
             targets.append(("result_url", settings.result_url))
-        for field, url in targets:
+        for name, url in targets:
             try:
-                await self._probe.check(field, url)
+                await self._probe.check(name, url)
             except errors.InvalidInput as exc:
                 problems.append(exc)
         if problems:
@@ -130,6 +150,7 @@ class Intake:
         phone_list: BinaryIO,
         *,
         idempotency: IdempotencyKey | None = None,
+        report: UploadReport | None = None,
     ) -> CampaignUpload:
         """Create a campaign from a phone_list; ``InvalidInput("phone_list")`` if no line is good.
 
@@ -154,7 +175,7 @@ class Intake:
             )
             try:
                 queued, rejected = await anyio.to_thread.run_sync(
-                    self._load, sender, campaign, request, phone_list
+                    self._load, sender, campaign, request, phone_list, report
                 )
                 if queued == 0:
                     raise errors.InvalidInput(
@@ -192,46 +213,67 @@ class Intake:
         campaign: campaigns.Campaign,
         request: CampaignRequest,
         phone_list: BinaryIO,
+        report: UploadReport | None,
     ) -> tuple[int, int]:
-        """Read the list and store it batch by batch (on a worker thread)."""
-        batch_size = self._settings.ingest_batch_size
-        good: list[calls.NewCall] = []
-        bad: list[tuple[int, str]] = []
-        queued = rejected = 0
-        for item in read_phone_list(
-            phone_list,
-            message_reference=request.message_reference,
-            call_parameters=request.call_parameters,
-        ):
-            if type(item) is Rejected:
-                bad.append((item.line, item.reason))
-            else:
-                good.append(item)  # type: ignore[arg-type]
-            if len(good) + len(bad) >= batch_size:
-                self._store_batch(sender, campaign, good, bad)
-                queued += len(good)
-                rejected += len(bad)
-                good, bad = [], []
-        if good or bad:
-            self._store_batch(sender, campaign, good, bad)
-            queued += len(good)
-            rejected += len(bad)
-        return queued, rejected
+        """Read the list and store it batch by batch; returns (queued, rejected).
 
-    def _store_batch(
-        self,
-        sender: campaigns.Sender,
-        campaign: campaigns.Campaign,
-        good: list[calls.NewCall],
-        bad: list[tuple[int, str]],
-    ) -> None:
-        self._store.add_campaign_batch(
-            sender_id=sender.id,
-            campaign=campaign,
-            new_calls=good,
-            rejections=bad,
-            now=self._clock.now(),
-        )
+        Runs on a worker thread. Parsing (pure Python) and storing (mostly in the
+        database driver, which releases the GIL) overlap: this thread parses batch
+        N+1 while a writer thread stores batch N, so the two cores both work.
+        """
+        batch_size = self._settings.ingest_batch_size
+        pending: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
+        failures: list[BaseException] = []
+
+        def write_batches() -> None:
+            while (batch := pending.get()) is not None:
+                if failures:
+                    continue  # drain, so the reader never blocks on a dead writer
+                try:
+                    call_ids = self._store.add_campaign_batch(
+                        sender_id=sender.id,
+                        campaign=campaign,
+                        new_calls=batch.good,
+                        rejections=batch.bad,
+                        now=self._clock.now(),
+                    )
+                    if report is not None:
+                        report.queued(batch.good, call_ids)
+                        report.rejected(batch.bad)
+                except BaseException as exc:
+                    failures.append(exc)
+
+        writer = threading.Thread(target=write_batches, name=f"ingest-{campaign.id}")
+        writer.start()
+        queued = rejected = 0
+        batch = _Batch()
+        try:
+            for item in read_phone_list(
+                phone_list,
+                message_reference=request.message_reference,
+                call_parameters=request.call_parameters,
+            ):
+                if type(item) is Rejected:
+                    batch.bad.append((item.line, item.reason))
+                else:
+                    batch.good.append(item)  # type: ignore[arg-type]
+                if len(batch.good) + len(batch.bad) >= batch_size:
+                    if failures:
+                        break
+                    queued += len(batch.good)
+                    rejected += len(batch.bad)
+                    pending.put(batch)
+                    batch = _Batch()
+            if batch.good or batch.bad:
+                queued += len(batch.good)
+                rejected += len(batch.bad)
+                pending.put(batch)
+        finally:
+            pending.put(None)
+            writer.join()
+        if failures:
+            raise failures[0]
+        return queued, rejected
 
     async def _claim(self, sender: campaigns.Sender, idempotency: IdempotencyKey) -> int | None:
         """Claim the key; the id of what an earlier identical request created, or None."""

@@ -209,19 +209,21 @@ class Store:
         new_calls: Sequence[calls.NewCall],
         rejections: Sequence[tuple[int, str]],
         now: datetime,
-    ) -> None:
-        """Store one batch of a loading campaign's phone_list: its calls and rejected lines."""
+    ) -> Sequence[int]:
+        """Store one batch of a loading campaign's phone_list; returns the calls' ids."""
         assert campaign.settings is not None
-        rows = call_queries.bulk_rows(
-            sender_id=sender_id,
-            campaign_id=campaign.id,
-            new_calls=new_calls,
-            settings=campaign.settings,
-            now=now,
-        )
         with self._write() as conn:
-            call_queries.insert_calls_bulk(conn, rows)
+            call_queries.relax_durability(conn)  # finish_campaign_upload commits for real
+            ids = call_queries.insert_calls_bulk(
+                conn,
+                sender_id=sender_id,
+                campaign_id=campaign.id,
+                settings=campaign.settings,
+                new_calls=new_calls,
+                now=now,
+            )
             campaign_queries.insert_rejections(conn, campaign.id, rejections)
+        return ids
 
     def finish_campaign_upload(
         self, campaign_id: int, now: datetime, *, idempotency_key: tuple[int, str] | None = None

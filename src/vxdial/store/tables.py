@@ -49,7 +49,7 @@ class Millis(sa.types.TypeDecorator[datetime]):
 
 
 def to_millis(when: datetime) -> int:
-    return int(round(when.timestamp() * 1000))
+    return round(when.timestamp() * 1000)
 
 
 def from_millis(value: int) -> datetime:
@@ -90,12 +90,16 @@ campaigns = sa.Table(
     sa.UniqueConstraint("sender_id", "name"),
 )
 
+# No foreign keys on ``calls``: it takes a million rows per upload, and on PostgreSQL
+# the two referential-integrity triggers cost more than the rows and indexes together
+# (0.63 s vs 2.18 s to COPY 300,000 rows). Only ``store/`` inserts calls, always for a
+# campaign it has just read or created, and deletes them before their campaign.
 calls = sa.Table(
     "calls",
     metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("sender_id", Id, sa.ForeignKey("senders.id"), nullable=False),
-    sa.Column("campaign_id", Id, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("sender_id", Id, nullable=False),
+    sa.Column("campaign_id", Id, nullable=False),
     sa.Column("line", sa.Integer, nullable=True),
     sa.Column("phone_number", sa.String(32), nullable=False),
     sa.Column("ani", sa.String(32), nullable=True),

@@ -26,7 +26,6 @@ router = APIRouter(include_in_schema=False)
 PREFIXES = ("/webservice", "/outbound/webservice")
 XML = "text/xml"
 QUEUECALL_MAX_BYTES = 64 * 1024
-ANSWER_PAGE = 2000
 
 
 def _xml(body: str) -> Response:
@@ -109,46 +108,33 @@ async def queuecalls(request: Request) -> Response:
             form.fields, now=services.clock.now(), zone=services.settings.zone
         )
         phone_list = _phone_list(form)
-        upload = await services.intake.queue_campaign(sender, checked, phone_list)
+        answer = answers.CampaignAnswer()
+        try:
+            upload = await services.intake.queue_campaign(
+                sender, checked, phone_list, report=answer
+            )
+        except BaseException:
+            answer.close()
+            raise
     except intake.NoGoodLines as exc:
         services.counters.count_plum("queuecalls", "failed")
-        if form is not None:
-            await form.aclose()
         return _xml(answers.failed("queuecalls", [(exc.field, exc.reason)], exc.rejected))
     except errors.VxdialError as exc:
         services.counters.count_plum("queuecalls", "failed")
-        if form is not None:
-            await form.aclose()
         return _xml(answers.failed("queuecalls", answers.problems_of(exc)))
-    except BaseException:
+    finally:
         if form is not None:
             await form.aclose()
-        raise
     services.counters.count_plum("queuecalls", "queued")
-    store = services.store
-    campaign_id = upload.campaign.id
-
-    async def call_pages(after_id: int) -> list[tuple[int, int | None, str]]:
-        return await store.run(
-            store.campaign_call_lines, campaign_id, after_id=after_id, limit=ANSWER_PAGE
-        )
-
-    async def rejection_pages(after_line: int) -> list[tuple[int, str]]:
-        return await store.run(
-            store.campaign_rejections, campaign_id, after_line=after_line, limit=ANSWER_PAGE
-        )
-
     return StreamingResponse(
-        answers.queued_campaign(
-            campaign_id=campaign_id,
+        answer.stream(
+            campaign_id=upload.campaign.id,
             campaign_name=upload.campaign.name,
             calls_queued=upload.calls_queued,
             lines_rejected=upload.lines_rejected,
-            call_pages=call_pages,
-            rejection_pages=rejection_pages,
         ),
         media_type=XML,
-        background=BackgroundTask(form.aclose),
+        background=BackgroundTask(answer.close),
     )
 
 

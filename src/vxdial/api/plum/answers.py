@@ -6,12 +6,16 @@ escaped; the PIN is never part of an answer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from vxdial.domain import errors
+import anyio.to_thread
+
+from vxdial.domain import calls, errors
 
 PROLOG = '<?xml version="1.0"?>\n'
+CHUNK = 256 * 1024
 
 
 def queued_call(
@@ -60,36 +64,49 @@ def problems_of(exc: errors.VxdialError) -> list[tuple[str, str]]:
     return [("request", str(exc) or type(exc).__name__)]
 
 
-async def queued_campaign(
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    calls_queued: int,
-    lines_rejected: int,
-    call_pages: Callable[[int], Awaitable[Sequence[tuple[int, int | None, str]]]],
-    rejection_pages: Callable[[int], Awaitable[Sequence[tuple[int, str]]]],
-) -> AsyncIterator[bytes]:
-    """The queuecalls answer, streamed a page at a time: a million lines never sit in memory.
+class CampaignAnswer:
+    """The queuecalls answer, built while the upload is stored (an ``intake.UploadReport``).
 
-    ``call_pages(after_id)`` and ``rejection_pages(after_line)`` return the next page
-    (empty when done).
+    Its call and rejected lines are spooled to temporary files (memory, then disk past
+    1 MiB) as each batch is stored, and streamed back afterwards: a million-line
+    answer never sits in memory and costs no second pass over the database.
     """
-    yield (
-        f'{PROLOG}<queuecalls status="queued" campaign_id="{campaign_id}" '
-        f'campaign_name={quoteattr(campaign_name)} calls_queued="{calls_queued}" '
-        f'lines_rejected="{lines_rejected}">\n'
-    ).encode()
-    after = 0
-    while page := await call_pages(after):
-        yield "".join(
-            f'  <call line="{line}" call_id="{call_id}" phone_number="{number}"/>\n'
-            for call_id, line, number in page
+
+    def __init__(self) -> None:
+        # Closed by close(), which the response calls once it is sent.
+        self._calls = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
+        self._rejected = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
+
+    def queued(self, new_calls: Sequence[calls.NewCall], call_ids: Sequence[int]) -> None:
+        self._calls.write(
+            "".join(
+                f'  <call line="{c.line}" call_id="{i}" phone_number="{c.phone_number}"/>\n'
+                for c, i in zip(new_calls, call_ids, strict=True)
+            ).encode()
+        )
+
+    def rejected(self, rejections: Sequence[tuple[int, str]]) -> None:
+        self._rejected.write(
+            "".join(
+                f'  <rejected line="{line}">{escape(reason)}</rejected>\n'
+                for line, reason in rejections
+            ).encode()
+        )
+
+    async def stream(
+        self, *, campaign_id: int, campaign_name: str, calls_queued: int, lines_rejected: int
+    ) -> AsyncIterator[bytes]:
+        yield (
+            f'{PROLOG}<queuecalls status="queued" campaign_id="{campaign_id}" '
+            f'campaign_name={quoteattr(campaign_name)} calls_queued="{calls_queued}" '
+            f'lines_rejected="{lines_rejected}">\n'
         ).encode()
-        after = page[-1][0]
-    after = 0
-    while rejected := await rejection_pages(after):
-        yield "".join(
-            f'  <rejected line="{line}">{escape(reason)}</rejected>\n' for line, reason in rejected
-        ).encode()
-        after = rejected[-1][0]
-    yield b"</queuecalls>\n"
+        for spool in (self._calls, self._rejected):
+            spool.seek(0)
+            while chunk := await anyio.to_thread.run_sync(spool.read, CHUNK):
+                yield chunk
+        yield b"</queuecalls>\n"
+
+    def close(self) -> None:
+        self._calls.close()
+        self._rejected.close()

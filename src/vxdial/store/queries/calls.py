@@ -100,81 +100,106 @@ def insert_call(
     ).scalar_one()
 
 
-# Column order of the bulk paths below; URLs stay NULL (the campaign holds them).
-BULK_COLUMNS = (
-    "sender_id",
-    "campaign_id",
-    "line",
-    "phone_number",
-    "ani",
-    "postd",
-    "message_reference",
-    "call_parameters",
-    "max_retries",
-    "retry_interval_s",
-    "scheduled_at",
-    "expires_at",
-    "state",
-    "attempts",
-    "next_attempt_at",
-    "queued_at",
-    "updated_at",
-)
+# The columns a phone_list line fills, in ``NewCall`` order; the rest of a bulk row is
+# the same for every call of the campaign.
+_LINE_COLUMNS = ("phone_number", "ani", "postd", "message_reference", "call_parameters", "line")
 
 
-def bulk_rows(
+def allocate_call_ids(conn: Connection, count: int) -> Sequence[int]:
+    """Reserve ``count`` ids for calls this transaction is about to insert.
+
+    PostgreSQL draws them from the column's sequence (safe beside concurrent inserts);
+    SQLite continues after the largest id, which is safe because this runs inside a
+    write transaction (BEGIN IMMEDIATE): no other writer can insert meanwhile.
+    """
+    if count <= 0:
+        return ()
+    if conn.dialect.name == "postgresql":
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT nextval(pg_get_serial_sequence('calls', 'id'))"
+                    " FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            )
+            .scalars()
+            .all()
+        )
+    first: int = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM calls").scalar_one()
+    return range(first, first + count)
+
+
+def insert_calls_bulk(
+    conn: Connection,
     *,
     sender_id: int,
     campaign_id: int,
-    new_calls: Sequence[calls.NewCall],
     settings: calls.CallSettings,
+    new_calls: Sequence[calls.NewCall],
     now: datetime,
-) -> list[tuple[object, ...]]:
-    """Rows in ``BULK_COLUMNS`` order for calls of an uploaded campaign."""
-    scheduled = to_millis(settings.scheduled_at)
-    expires = None if settings.expires_at is None else to_millis(settings.expires_at)
+) -> Sequence[int]:
+    """Queue many calls of an uploaded campaign; returns their ids, in order.
+
+    COPY on PostgreSQL, one executemany on SQLite. The per-line values go to the
+    driver as the ``NewCall`` tuples they are (plus the id); the values shared by the
+    whole campaign are appended (COPY) or written into the statement (SQLite), so no
+    per-row dict is built. URLs stay NULL: the campaign holds them.
+    """
+    if not new_calls:
+        return ()
+    ids = allocate_call_ids(conn, len(new_calls))
     now_ms = to_millis(now)
-    queued = calls.CallState.QUEUED.value
-    retries = settings.max_retries
-    interval = settings.retry_interval_s
-    return [
-        (
-            sender_id,
-            campaign_id,
-            c.line,
-            c.phone_number,
-            c.ani,
-            c.postd,
-            c.message_reference,
-            c.call_parameters,
-            retries,
-            interval,
-            scheduled,
-            expires,
-            queued,
-            0,
-            scheduled,
-            now_ms,
-            now_ms,
-        )
-        for c in new_calls
-    ]
-
-
-def insert_calls_bulk(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
-    """Queue many calls at once: COPY on PostgreSQL, one executemany on SQLite."""
-    if not rows:
-        return
-    columns = ", ".join(BULK_COLUMNS)
+    scheduled_ms = to_millis(settings.scheduled_at)
+    shared: dict[str, int | str | None] = {
+        "sender_id": int(sender_id),
+        "campaign_id": int(campaign_id),
+        "max_retries": int(settings.max_retries),
+        "retry_interval_s": int(settings.retry_interval_s),
+        "scheduled_at": scheduled_ms,
+        "expires_at": None if settings.expires_at is None else to_millis(settings.expires_at),
+        "state": calls.CallState.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": scheduled_ms,
+        "queued_at": now_ms,
+        "updated_at": now_ms,
+    }
+    columns = ", ".join((*_LINE_COLUMNS, "id", *shared))
     if conn.dialect.name == "postgresql":
+        tail = tuple(shared.values())
         raw = conn.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cursor, cursor.copy(f"COPY calls ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in BULK_COLUMNS)
-    conn.exec_driver_sql(f"INSERT INTO calls ({columns}) VALUES ({marks})", list(rows))
+            for call, call_id in zip(new_calls, ids, strict=True):
+                copy.write_row((*call, call_id, *tail))
+        return ids
+    literals = ", ".join(_sql_literal(value) for value in shared.values())
+    marks = ", ".join("?" for _ in range(len(_LINE_COLUMNS) + 1))
+    conn.exec_driver_sql(
+        f"INSERT INTO calls ({columns}) VALUES ({marks}, {literals})",
+        [(*call, call_id) for call, call_id in zip(new_calls, ids, strict=True)],  # type: ignore[arg-type]
+    )
+    return ids
+
+
+def _sql_literal(value: int | str | None) -> str:
+    # Only our own ints and the fixed state name reach here, never user text.
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    assert value.isidentifier()
+    return f"'{value}'"
+
+
+def relax_durability(conn: Connection) -> None:
+    """Let this transaction commit without waiting for its WAL flush (PostgreSQL).
+
+    Safe where a later, normal commit is what makes the work count: that commit's
+    flush also makes every earlier commit durable, the WAL being written in order.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 def call_by_id(conn: Connection, sender_id: int, call_id: int) -> calls.Call | None:
@@ -218,4 +243,4 @@ def campaign_call_lines(
         .order_by(calls_table.c.id)
         .limit(limit)
     )
-    return [(call_id, line, number) for call_id, line, number in rows]
+    return rows.tuples().all()  # type: ignore[return-value]

@@ -91,12 +91,6 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.BigInteger(), nullable=True),
         sa.Column("queued_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaigns.id"], name=op.f("fk_calls_campaign_id_campaigns")
-        ),
-        sa.ForeignKeyConstraint(
-            ["sender_id"], ["senders.id"], name=op.f("fk_calls_sender_id_senders")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
