@@ -8,6 +8,7 @@ services, and closes them on shutdown.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -28,6 +29,7 @@ log = logging.getLogger("vxdial")
 # One aiohttp session for every outbound request of the process (probes now; documents,
 # submits and result_url later): a shared connection pool with keep-alive.
 HTTP_CONNECTIONS = 200
+GC_THRESHOLD_GEN0 = 20_000
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -78,12 +80,29 @@ async def running_services(
         store.close()
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def tune_garbage_collector() -> None:
+    """Keep the cyclic garbage collector's pauses out of request latency.
+
+    What exists once started (modules, metadata, compiled statements) is frozen out
+    of collection, and the young generation is collected less often: requests make
+    few reference cycles, and each full collection walked every object of the
+    process (it was the p99 of queuecall: 78 ms with, 16 ms without).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD_GEN0, 20, 20)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, tune_gc: bool = False) -> FastAPI:
+    """The ASGI application; ``tune_gc`` for a process that serves nothing else."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_services(settings, clock=clock) as services:
             app.state.services = services
             app.state.metrics = metrics.registry_for(services)
+            if tune_gc:
+                tune_garbage_collector()
             yield
 
     app = FastAPI(

@@ -14,6 +14,7 @@ with a retry time, never a hang) until the oldest failure leaves the window.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hashlib
 import hmac
@@ -21,15 +22,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import anyio
 import anyio.to_thread
 
 from vxdial.accounts.pins import LOGIN_MAX, PIN_MAX, PinHasher
 from vxdial.config import AuthSettings
 from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import Clock
-from vxdial.store import Store
+from vxdial.store import Credentials, Store
 
-_MAX_TRACKED = 100_000  # bound on remembered logins/addresses, so memory stays bounded
+_MAX_TRACKED = 100_000
+ARGON2_CONCURRENCY = 2  # bound on remembered logins/addresses, so memory stays bounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,11 @@ class Authenticator:
         self._by_address = LoginThrottle(
             clock, settings.max_failures_per_address, settings.failure_window_s
         )
+        self._in_flight: dict[tuple[str, str, bytes], anyio.Event] = {}
+        self._reads: dict[str, asyncio.Future[Credentials | None]] = {}
+        # argon2 takes 64 MiB per check: a bound on simultaneous checks bounds memory,
+        # whatever a flood of logins with different PINs does.
+        self._argon2_slots = anyio.Semaphore(ARGON2_CONCURRENCY)
         self.failures = 0  # read by the metrics
 
     async def authenticate(
@@ -116,9 +124,10 @@ class Authenticator:
         if not login or not pin or len(login) > LOGIN_MAX or len(pin) > PIN_MAX:
             self._failed(login_key, address_key)
             raise errors.NotAuthorized()
-        found = await self._store.run(self._store.credentials, login)
+        found = await self._credentials(login)
         if found is None:
-            await anyio.to_thread.run_sync(self._hasher.verify_decoy, pin)
+            async with self._argon2_slots:
+                await anyio.to_thread.run_sync(self._hasher.verify_decoy, pin)
             self._failed(login_key, address_key)
             raise errors.NotAuthorized()
         if not await self._pin_matches(login, pin, found.pin_hash):
@@ -132,28 +141,54 @@ class Authenticator:
             raise errors.Forbidden(f"the {sender.role.value} account cannot do this")
         return sender
 
+    async def _credentials(self, login: str) -> Credentials | None:
+        # Requests for one login that arrive while its row is being read share that
+        # read: none sees a row older than the moment it arrived minus one query.
+        flight = self._reads.get(login)
+        if flight is None:
+            flight = asyncio.ensure_future(self._store.run(self._store.credentials, login))
+            self._reads[login] = flight
+            flight.add_done_callback(lambda _: self._reads.pop(login, None))
+        return await asyncio.shield(flight)
+
     def forget(self, login: str) -> None:
         """Drop what is remembered for ``login`` (its PIN changed, or it was disabled)."""
         self._remembered.pop(login, None)
 
     async def _pin_matches(self, login: str, pin: str, pin_hash: str) -> bool:
         mac = hmac.new(self._key, pin.encode(), hashlib.sha256).digest()
-        now = self._clock.now()
+        if self._is_remembered(login, pin_hash, mac):
+            return True
+        # Requests that arrive together with the same login and PIN share one argon2
+        # check instead of each paying 64 MiB and ~50 ms for it.
+        flight_key = (login, pin_hash, mac)
+        flight = self._in_flight.get(flight_key)
+        if flight is not None:
+            await flight.wait()
+            return self._is_remembered(login, pin_hash, mac)
+        flight = self._in_flight[flight_key] = anyio.Event()
+        try:
+            async with self._argon2_slots:
+                ok = await anyio.to_thread.run_sync(self._hasher.verify, pin_hash, pin)
+            if ok:
+                until = self._clock.now() + self._cache_for
+                self._remembered[login] = _Remembered(pin_hash, mac, until)
+                self._remembered.move_to_end(login)
+                while len(self._remembered) > _MAX_TRACKED:
+                    self._remembered.popitem(last=False)
+            return ok
+        finally:
+            del self._in_flight[flight_key]
+            flight.set()
+
+    def _is_remembered(self, login: str, pin_hash: str, mac: bytes) -> bool:
         remembered = self._remembered.get(login)
-        if (
+        return (
             remembered is not None
-            and remembered.until > now
+            and remembered.until > self._clock.now()
             and remembered.pin_hash == pin_hash
             and hmac.compare_digest(remembered.pin_mac, mac)
-        ):
-            return True
-        if not await anyio.to_thread.run_sync(self._hasher.verify, pin_hash, pin):
-            return False
-        self._remembered[login] = _Remembered(pin_hash, mac, now + self._cache_for)
-        self._remembered.move_to_end(login)
-        while len(self._remembered) > _MAX_TRACKED:
-            self._remembered.popitem(last=False)
-        return True
+        )
 
     def _failed(self, login_key: str, address_key: str | None) -> None:
         self.failures += 1

@@ -114,7 +114,7 @@ def serve(
     )
     sys.stdout.flush()
     uvicorn.run(
-        application.create_app(settings),
+        application.create_app(settings, tune_gc=True),
         host=server.host,
         port=server.port,
         log_level="warning",

@@ -31,8 +31,8 @@ special cases:
    (an offset, an abbreviation or an identifier) or else with the configured one, and
    DST gaps and overlaps are resolved by timelib's rule (``do_adjust_timezone``).
 
-Grammar (case-insensitive unless noted; "|" separates alternatives)
--------------------------------------------------------------------
+Grammar (case-insensitive unless noted)
+---------------------------------------
 - Words: ``now``, ``today``/``midnight`` (00:00), ``noon``, ``tomorrow``, ``yesterday``.
 - Times: ``9am``, ``9 a.m.``, ``11:05PM``, ``11.05.30 pm``; ``14:30``, ``14:30:15``,
   ``14:30:15.25``, ``1430``, ``143015``, each with an optional ``t`` prefix (``T14:30``);
@@ -67,6 +67,21 @@ Case-sensitive exceptions (as in PHP): the ``T`` between an ISO date and its tim
 the ``W`` of ISO weeks, Roman month numerals, day suffixes (``27th``, not ``27TH``),
 ``GMT`` before an offset, and the capital that must start a zone identifier.
 
+PHP's quirks, kept because PHP has them (each is in the test corpus)
+--------------------------------------------------------------------
+- A word that is no keyword is read as a zone: "at" in "tomorrow at 9am" is an unknown
+  zone, so the text is invalid; "tomorrowx" is tomorrow in military zone X (UTC-11).
+- "2026" alone is 20:26 today; "10:00 2026" is a year. "next week" is Monday of next
+  week at the current time of day; "weekday" alone means Monday.
+- A weekday or "tomorrow" resets the time to 00:00 unless a time comes after it:
+  "tomorrow 9am" is 09:00, "9am tomorrow" is 00:00. "+2 mondays" keeps the time.
+- "first day of next month" keeps the time of day; "last day of february" is midnight.
+- Signs multiply ("--1 day" is a day later); "+1.5 hours" is zone +01:00 and 5 hours.
+- "back of 7pm" is 19:15, but "Back of 7pm" (capital B) is front of: 18:45.
+- Text that is only white space means now; an empty text is invalid.
+- A second zone is ignored (PHP warns); a third is an error. An abbreviation is a fixed
+  offset whatever the date ("EST" in July is -05:00).
+
 Where this differs from PHP, on purpose
 ---------------------------------------
 - Results are ``datetime`` objects, so a moment outside 0001-01-01..9999-12-31 UTC
@@ -87,6 +102,7 @@ Where this differs from PHP, on purpose
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -1363,10 +1379,8 @@ def _scan(text: str) -> _Fields | str:
     try:
         while pos < len(body):
             rule, end = _longest_match(source, pos)
-            try:
+            with contextlib.suppress(_TokenIgnored):
                 rule.action(builder, _Token(source[pos:end], pos))
-            except _TokenIgnored:
-                pass
             pos = end
     except _ScanError as error:
         shown = _quote(_word_at(body, error.position))
@@ -1467,7 +1481,7 @@ class _WallClock:
             self.d += _days_in_month(previous_month, previous_year)
             self.m -= 1
             changed = True
-        while 0 < self.d and self.m <= 12 and self.d > _days_in_month(self.m, year):
+        while self.d > 0 and self.m <= 12 and self.d > _days_in_month(self.m, year):
             self.d -= _days_in_month(self.m, year)
             self.m += 1
             changed = True

@@ -26,7 +26,7 @@ from vxdial.domain.clock import Clock
 from vxdial.intake.fields import CallRequest, CampaignRequest
 from vxdial.intake.phonelist import Rejected, read_phone_list
 from vxdial.intake.probe import UrlProbe
-from vxdial.store import Store
+from vxdial.store import CallToQueue, GroupCommit, Store
 
 # How long a request holding an Idempotency-Key may run before a retry may take it over.
 IDEMPOTENCY_HOLD = timedelta(minutes=15)
@@ -93,6 +93,10 @@ class Intake:
         self._clock = clock
         self._probe = probe
         self._settings = settings
+        self._default_campaigns: dict[int, int] = {}
+        self._single_calls: GroupCommit[CallToQueue, int] = GroupCommit(
+            lambda group: store.run(store.queue_calls, group)
+        )
         self.lines_queued = 0  # read by the metrics
         self.lines_rejected = 0
 
@@ -126,22 +130,33 @@ class Intake:
         try:
             await self.check_urls(request.settings)
             now = self._clock.now()
-            default = await self._store.run(self._store.default_campaign, sender.id, now)
-            call_id = await self._store.run(
-                self._store.queue_call,
-                sender_id=sender.id,
-                campaign_id=default.id,
-                call=request.call,
-                settings=request.settings,
-                now=now,
-                idempotency_key=None if idempotency is None else idempotency.key,
+            default_id = await self._default_campaign_id(sender)
+            call_id = await self._single_calls.submit(
+                CallToQueue(
+                    sender_id=sender.id,
+                    campaign_id=default_id,
+                    call=request.call,
+                    settings=request.settings,
+                    now=now,
+                    idempotency_key=None if idempotency is None else idempotency.key,
+                )
             )
         except BaseException:
             if idempotency is not None:
                 await self._release(sender, idempotency)
             raise
         self.lines_queued += 1
-        return QueuedCall(call_id, default.id, request.settings)
+        return QueuedCall(call_id, default_id, request.settings)
+
+    async def _default_campaign_id(self, sender: campaigns.Sender) -> int:
+        # A sender's default campaign never changes once it exists: look it up once.
+        found = self._default_campaigns.get(sender.id)
+        if found is None:
+            campaign = await self._store.run(
+                self._store.default_campaign, sender.id, self._clock.now()
+            )
+            found = self._default_campaigns[sender.id] = campaign.id
+        return found
 
     async def queue_campaign(
         self,

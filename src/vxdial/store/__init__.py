@@ -3,6 +3,7 @@
 Other packages use ``Store`` and the records it returns.
 """
 
-from vxdial.store.store import Credentials, KeyRecord, Store
+from vxdial.store.batching import GroupCommit
+from vxdial.store.store import CallToQueue, Credentials, KeyRecord, Store
 
-__all__ = ["Credentials", "KeyRecord", "Store"]
+__all__ = ["CallToQueue", "Credentials", "GroupCommit", "KeyRecord", "Store"]

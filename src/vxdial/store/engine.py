@@ -18,6 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from vxdial.domain import errors
 
 WRITE_OPTION = "vxdial_write"
+# A SQLite read without BEGIN runs in autocommit: each statement sees a consistent
+# snapshot on its own, and the round trips of BEGIN/COMMIT are saved.
+AUTOCOMMIT_READ_OPTION = "vxdial_autocommit_read"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -69,7 +72,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(WRITE_OPTION):
+        options = connection.get_execution_options()
+        if options.get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif not options.get(AUTOCOMMIT_READ_OPTION):
             connection.exec_driver_sql("BEGIN")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
@@ -34,7 +35,19 @@ from vxdial.store.queries.senders import Credentials
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["Credentials", "KeyRecord", "Store"]
+__all__ = ["CallToQueue", "Credentials", "KeyRecord", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallToQueue:
+    """One single call for ``Store.queue_calls``."""
+
+    sender_id: int
+    campaign_id: int
+    call: calls.NewCall
+    settings: calls.CallSettings
+    now: datetime
+    idempotency_key: str | None = None
 
 
 class Store:
@@ -70,10 +83,14 @@ class Store:
             raise errors.Unavailable(f"database: {exc.orig}") from exc
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read; ``snapshot=True`` when several statements must see the same state."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            with self.engine.connect() as conn:
+                if not snapshot:
+                    conn = conn.execution_options(**{engines.AUTOCOMMIT_READ_OPTION: True})
+                with conn.begin():
+                    yield conn
         except sa.exc.OperationalError as exc:
             raise errors.Unavailable(f"database: {exc.orig}") from exc
 
@@ -257,7 +274,7 @@ class Store:
 
     def campaign(self, sender_id: int, campaign_id: int) -> campaigns.CampaignSummary:
         """One of the sender's campaigns with its counts; ``NotFound`` otherwise."""
-        with self._read() as conn:
+        with self._read(snapshot=True) as conn:
             found = campaign_queries.campaign_by_id(conn, sender_id, campaign_id)
             if found is None:
                 raise errors.NotFound(f"no campaign {campaign_id}")
@@ -268,7 +285,7 @@ class Store:
         self, sender_id: int, *, after_id: int = 0, limit: int = 100
     ) -> list[campaigns.CampaignSummary]:
         """A page of the sender's campaigns, oldest first, with their counts."""
-        with self._read() as conn:
+        with self._read(snapshot=True) as conn:
             found = campaign_queries.list_campaigns(conn, sender_id, after_id=after_id, limit=limit)
             counts = campaign_queries.count_calls_by_state(conn, [c.id for c in found])
         return [campaigns.CampaignSummary(c, counts[c.id]) for c in found]
@@ -295,31 +312,31 @@ class Store:
 
     # -- calls ----------------------------------------------------------------------
 
-    def queue_call(
-        self,
-        *,
-        sender_id: int,
-        campaign_id: int,
-        call: calls.NewCall,
-        settings: calls.CallSettings,
-        now: datetime,
-        idempotency_key: str | None = None,
-    ) -> int:
-        """Queue one call; returns its id. With a key, the key records it atomically."""
+    def queue_calls(self, requests: Sequence[CallToQueue]) -> list[int]:
+        """Queue single calls, all in one transaction; returns their ids in order.
+
+        A request with an idempotency key records its call in the same transaction.
+        """
         with self._write() as conn:
-            call_id = call_queries.insert_call(
-                conn,
-                sender_id=sender_id,
-                campaign_id=campaign_id,
-                call=call,
-                settings=settings,
-                now=now,
-            )
-            if idempotency_key is not None:
-                key_queries.complete_key(
-                    conn, sender_id=sender_id, key=idempotency_key, resource_id=call_id
+            call_ids = []
+            for request in requests:
+                call_id = call_queries.insert_call(
+                    conn,
+                    sender_id=request.sender_id,
+                    campaign_id=request.campaign_id,
+                    call=request.call,
+                    settings=request.settings,
+                    now=request.now,
                 )
-            return call_id
+                if request.idempotency_key is not None:
+                    key_queries.complete_key(
+                        conn,
+                        sender_id=request.sender_id,
+                        key=request.idempotency_key,
+                        resource_id=call_id,
+                    )
+                call_ids.append(call_id)
+            return call_ids
 
     def call(self, sender_id: int, call_id: int) -> calls.Call:
         """One of the sender's calls; ``NotFound`` otherwise."""

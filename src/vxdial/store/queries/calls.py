@@ -63,6 +63,10 @@ def _call(row: RowMapping) -> calls.Call:
     )
 
 
+# Built once: every queuecall runs it (building it per call cost more than the insert).
+_INSERT_CALL = sa.insert(calls_table).returning(calls_table.c.id)
+
+
 def insert_call(
     conn: Connection,
     *,
@@ -73,31 +77,31 @@ def insert_call(
     now: datetime,
 ) -> int:
     """Queue one call that carries its own settings; returns its id."""
-    return conn.execute(
-        sa.insert(calls_table)
-        .values(
-            sender_id=sender_id,
-            campaign_id=campaign_id,
-            line=call.line,
-            phone_number=call.phone_number,
-            ani=call.ani,
-            postd=call.postd,
-            message_reference=call.message_reference,
-            call_parameters=call.call_parameters,
-            start_url=settings.start_url,
-            result_url=settings.result_url,
-            max_retries=settings.max_retries,
-            retry_interval_s=settings.retry_interval_s,
-            scheduled_at=settings.scheduled_at,
-            expires_at=settings.expires_at,
-            state=calls.CallState.QUEUED.value,
-            attempts=0,
-            next_attempt_at=settings.scheduled_at,
-            queued_at=now,
-            updated_at=now,
-        )
-        .returning(calls_table.c.id)
+    call_id: int = conn.execute(
+        _INSERT_CALL,
+        {
+            "sender_id": sender_id,
+            "campaign_id": campaign_id,
+            "line": call.line,
+            "phone_number": call.phone_number,
+            "ani": call.ani,
+            "postd": call.postd,
+            "message_reference": call.message_reference,
+            "call_parameters": call.call_parameters,
+            "start_url": settings.start_url,
+            "result_url": settings.result_url,
+            "max_retries": settings.max_retries,
+            "retry_interval_s": settings.retry_interval_s,
+            "scheduled_at": settings.scheduled_at,
+            "expires_at": settings.expires_at,
+            "state": calls.CallState.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": settings.scheduled_at,
+            "queued_at": now,
+            "updated_at": now,
+        },
     ).scalar_one()
+    return call_id
 
 
 # The columns a phone_list line fills, in ``NewCall`` order; the rest of a bulk row is

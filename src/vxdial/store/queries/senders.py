@@ -67,9 +67,13 @@ def insert_sender(
     return _sender(row)
 
 
+# Built once: every authenticated request runs it.
+_BY_LOGIN = sa.select(senders).where(senders.c.login == sa.bindparam("login"))
+
+
 def credentials_by_login(conn: Connection, login: str) -> Credentials | None:
     """The sender with this login and its PIN hash, or None."""
-    row = conn.execute(sa.select(senders).where(senders.c.login == login)).mappings().first()
+    row = conn.execute(_BY_LOGIN, {"login": login}).mappings().first()
     if row is None:
         return None
     return Credentials(_sender(row), row["pin_hash"])
