@@ -60,7 +60,8 @@ def run(engine: str, requests: int, clients: int) -> None:
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
         print(
-            f"queuecall {engine:10s}: {requests:,} requests, {clients} clients in {elapsed:.2f} s = "
+            f"queuecall {engine:10s}: {requests:,} requests, {clients} clients "
+            f"in {elapsed:.2f} s = "
             f"{requests / elapsed:,.0f} requests/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
             f"server peak RSS {server.rss_peak_mb():.0f} MB"
         )

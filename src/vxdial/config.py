@@ -90,7 +90,8 @@ class Settings:
             for section in sections:
                 node = node[section]
             node[key] = value
-        return _build(Settings, tree, "")
+        built: Settings = _build(Settings, tree, "")
+        return built
 
 
 def load(
@@ -111,7 +112,7 @@ def load(
         except tomllib.TOMLDecodeError as exc:
             raise errors.InvalidInput("config", f"{path}: {exc}") from exc
     _apply_environment(tree, environ)
-    settings = _build(Settings, tree, "")
+    settings: Settings = _build(Settings, tree, "")
     if overrides:
         settings = settings.with_overrides(overrides)
     return settings
@@ -120,7 +121,7 @@ def load(
 def _apply_environment(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
     for f in dataclasses.fields(Settings):
         kind = _field_type(Settings, f.name)
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             section = tree.setdefault(f.name, {})
             if not isinstance(section, dict):
                 continue  # _build reports it
@@ -147,7 +148,7 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
             continue
         kind = _field_type(cls, f.name)
         name = f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             values[f.name] = _build(kind, data[f.name], name + ".")
         else:
             values[f.name] = _coerce(name, kind, data[f.name])

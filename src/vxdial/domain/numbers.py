@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 from functools import cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumber, ValidationResult
@@ -40,7 +40,7 @@ _POSTD_RE = re.compile(r"[0-9*#ABCDpw]{1,64}")
 _MAX_NSN_LENGTH = 17  # phonenumbers' _MAX_LENGTH_FOR_NSN
 _NON_GEO_REGION = "001"
 
-_REASONS = {
+_REASONS: dict[int, str] = {
     ValidationResult.TOO_SHORT: "too short",
     ValidationResult.TOO_LONG: "too long",
     ValidationResult.INVALID_LENGTH: "wrong length",
@@ -126,7 +126,7 @@ def parse_digits(text: str) -> str:
 # national number starts, the country's national-prefix pattern (a match sends the
 # number the slow way, since phonenumbers may strip that prefix), and the verdict on
 # the length. _SLOW marks keys that always take the slow path.
-_Plan = tuple[int, "re.Pattern[str] | None", ValidationResult, int]
+_Plan = tuple[int, "re.Pattern[str] | None", int, int]  # verdict: a ValidationResult
 _SLOW: _Plan = (0, None, ValidationResult.INVALID_LENGTH, 0)
 _plans: dict[tuple[str, int], _Plan] = {}
 _MAX_PLANS = 50_000
@@ -206,11 +206,11 @@ def _country_rule(country_code: int) -> _CountryRule | None:
 
 
 @cache
-def _length_verdict(country_code: int, nsn_length: int) -> ValidationResult:
+def _length_verdict(country_code: int, nsn_length: int) -> int:
     # For type UNKNOWN, possibility is decided by the length of the national number only
     # (phonenumbers._test_number_length), so any digits of that length give the same answer.
     sample = PhoneNumber(country_code=country_code, national_number=int("1" * nsn_length))
-    result: ValidationResult = phonenumbers.is_possible_number_with_reason(sample)
+    result: int = phonenumbers.is_possible_number_with_reason(sample)
     return result
 
 
@@ -224,7 +224,7 @@ def _split_country_code(digits: str) -> tuple[int, str] | None:
     return None
 
 
-def _impossible(text: str, verdict: ValidationResult, country_code: int) -> errors.InvalidInput:
+def _impossible(text: str, verdict: int, country_code: int | None) -> errors.InvalidInput:
     reason = _REASONS.get(verdict, "not a possible number")
     return errors.InvalidInput(
         FIELD,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from types import EllipsisType
 from typing import ParamSpec, TypeVar
 
 import anyio
@@ -160,7 +161,7 @@ class Store:
         login: str,
         *,
         enabled: bool | None = None,
-        lines: int | type[Ellipsis] | None = ...,
+        lines: int | None | EllipsisType = ...,  # ...: leave unchanged
         pin_hash: str | None = None,
         result_secret: str | None = None,
         now: datetime,

@@ -181,7 +181,7 @@ def insert_calls_bulk(
     marks = ", ".join("?" for _ in range(len(_LINE_COLUMNS) + 1))
     conn.exec_driver_sql(
         f"INSERT INTO calls ({columns}) VALUES ({marks}, {literals})",
-        [(*call, call_id) for call, call_id in zip(new_calls, ids, strict=True)],  # type: ignore[arg-type]
+        [(*call, call_id) for call, call_id in zip(new_calls, ids, strict=True)],
     )
     return ids
 
