@@ -161,7 +161,7 @@ class Store:
         login: str,
         *,
         enabled: bool | None = None,
-        lines: int | None | EllipsisType = ...,  # ...: leave unchanged
+        lines: int | EllipsisType | None = ...,  # ...: leave unchanged
         pin_hash: str | None = None,
         result_secret: str | None = None,
         now: datetime,
