@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.webapp import WebApp, start_webapp
-from vxdial.config import DatabaseSettings, IntakeSettings, Settings
+from vxdial.config import AuthSettings, DatabaseSettings, IntakeSettings, Settings
 from vxdial.store import Store
 
 # Not VXDIAL_*: those are stripped from every test's environment.
@@ -115,12 +115,23 @@ def webapp() -> Iterator[WebApp]:
     server.server_close()
 
 
+# argon2 at its production cost takes ~60 ms a hash; tests make many.
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+
+
 def make_settings(database_url: str, **sections: object) -> Settings:
-    """Settings for a test: the defaults, this database, probes that give up quickly."""
+    """Settings for a test: the defaults, this database, probes that give up quickly,
+    cheap PIN hashing (an ``auth=`` section given keeps it unless it sets its own)."""
     settings = Settings(
         database=DatabaseSettings(url=database_url),
         intake=IntakeSettings(url_check_timeout_s=2.0),
+        auth=AuthSettings(**CHEAP_ARGON2),  # type: ignore[arg-type]
     )
+    auth = sections.pop("auth", None)
+    if isinstance(auth, AuthSettings):
+        if auth.argon2_memory_kib == AuthSettings().argon2_memory_kib:
+            auth = replace(auth, **CHEAP_ARGON2)  # type: ignore[arg-type]
+        sections["auth"] = auth
     return replace(settings, **sections)  # type: ignore[arg-type]
 
 

@@ -39,8 +39,11 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     return store
 
 
-def accounts_for(store: Store, clock: Clock | None = None) -> Accounts:
-    return Accounts(store, clock or SystemClock(), PinHasher())
+def accounts_for(
+    store: Store, settings: Settings | None = None, clock: Clock | None = None
+) -> Accounts:
+    auth = (settings or Settings()).auth
+    return Accounts(store, clock or SystemClock(), PinHasher.from_settings(auth))
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +56,7 @@ async def running_services(
     discarded = await store.run(store.discard_unfinished_uploads)
     if discarded:
         log.warning("intake.discarded_unfinished_uploads count=%d", discarded)
-    hasher = PinHasher()
+    hasher = PinHasher.from_settings(settings.auth)
     connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, ttl_dns_cache=300)
     http = aiohttp.ClientSession(
         connector=connector, headers={"User-Agent": f"vxdial/{__version__}"}

@@ -64,6 +64,11 @@ class AuthSettings:
     max_failures_per_login: int = 5
     max_failures_per_address: int = 20
     failure_window_s: float = 300.0
+    # argon2id cost of a PIN hash (argon2-cffi's defaults, RFC 9106's second option).
+    # Existing hashes keep the cost they were made with.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
 
 
 @dataclass(frozen=True)

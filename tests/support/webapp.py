@@ -73,5 +73,7 @@ def start_webapp() -> tuple[WebApp, ThreadingHTTPServer]:
     server.daemon_threads = True
     app = WebApp("127.0.0.1", server.server_address[1])
     app_ref.append(app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     return app, server

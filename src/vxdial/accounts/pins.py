@@ -13,6 +13,7 @@ import secrets
 
 import argon2
 
+from vxdial.config import AuthSettings
 from vxdial.domain import errors
 
 LOGIN_MAX = 128
@@ -51,11 +52,19 @@ def generate_pin() -> str:
 class PinHasher:
     """argon2id hashing and verification of PINs."""
 
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> PinHasher:
+        return cls(
+            argon2.PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+            )
+        )
+
     def __init__(self, hasher: argon2.PasswordHasher | None = None) -> None:
         self._hasher = hasher or argon2.PasswordHasher()
-        # Verified against when the login does not exist, so the time an answer takes
-        # does not tell whether it does.
-        self._decoy = self._hasher.hash(secrets.token_hex(16))
+        self._decoy: str | None = None
 
     def hash(self, pin: str) -> str:
         return self._hasher.hash(pin)
@@ -70,4 +79,8 @@ class PinHasher:
             return False
 
     def verify_decoy(self, pin: str) -> None:
+        """Spend a verification's time when the login does not exist, so the time an
+        answer takes does not tell whether it does."""
+        if self._decoy is None:
+            self._decoy = self._hasher.hash(secrets.token_hex(16))
         self.verify(self._decoy, pin)

@@ -13,7 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from vxdial import __version__, config
+from vxdial.accounts import Accounts, PinHasher
 from vxdial.domain import errors
+from vxdial.domain.clock import SystemClock
+from vxdial.store import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -30,8 +33,8 @@ admin_app = typer.Typer(help="The administrator account.", no_args_is_help=True)
 app.add_typer(sender_app, name="sender")
 app.add_typer(admin_app, name="admin")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -71,14 +74,18 @@ def load_settings(**overrides: Any) -> config.Settings:
     return config.load(_State.config_path, overrides=overrides)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def root(
+    ctx: typer.Context,
     config_path: ConfigOption = None,
     database_url: DatabaseOption = None,
     version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
 ) -> None:
     if version:
         out.print(f"vxdial {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
         raise typer.Exit()
     _State.config_path = config_path
     _State.database_url = database_url
@@ -99,7 +106,7 @@ def serve(
     settings = load_settings(**{"server.host": host, "server.port": port, "timezone": timezone})
     store = application.open_store(settings)
     try:
-        admin_pin = application.accounts_for(store).ensure_admin()
+        admin_pin = application.accounts_for(store, settings).ensure_admin()
     finally:
         store.close()
     if admin_pin is not None:
@@ -140,11 +147,13 @@ def migrate() -> None:
         store.close()
 
 
-def _accounts() -> Any:
-    from vxdial import app as application
-
-    store = application.open_store(load_settings())
-    return store, application.accounts_for(store)
+def _accounts() -> tuple[Store, Accounts]:
+    # Deliberately not through vxdial.app: account commands need neither the web
+    # stack nor its import time.
+    settings = load_settings()
+    store = Store.open(settings.database.url)
+    store.migrate()
+    return store, Accounts(store, SystemClock(), PinHasher.from_settings(settings.auth))
 
 
 LinesOption = Annotated[

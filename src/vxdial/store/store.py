@@ -291,14 +291,6 @@ class Store:
             counts = campaign_queries.count_calls_by_state(conn, [c.id for c in found])
         return [campaigns.CampaignSummary(c, counts[c.id]) for c in found]
 
-    def campaign_call_lines(
-        self, campaign_id: int, *, after_id: int, limit: int
-    ) -> list[tuple[int, int | None, str]]:
-        with self._read() as conn:
-            return call_queries.campaign_call_lines(
-                conn, campaign_id, after_id=after_id, limit=limit
-            )
-
     def campaign_rejections(
         self, campaign_id: int, *, after_line: int = 0, limit: int = 1000
     ) -> list[tuple[int, str]]:

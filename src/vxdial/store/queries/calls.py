@@ -235,16 +235,3 @@ def list_calls(
         query = query.where(calls_table.c.state == state.value)
     rows = conn.execute(query.order_by(calls_table.c.id).limit(limit)).mappings()
     return [_call(row) for row in rows]
-
-
-def campaign_call_lines(
-    conn: Connection, campaign_id: int, *, after_id: int, limit: int
-) -> list[tuple[int, int | None, str]]:
-    """(call id, line, phone_number) of a campaign's calls after ``after_id``, by id."""
-    rows = conn.execute(
-        sa.select(calls_table.c.id, calls_table.c.line, calls_table.c.phone_number)
-        .where(calls_table.c.campaign_id == campaign_id, calls_table.c.id > after_id)
-        .order_by(calls_table.c.id)
-        .limit(limit)
-    )
-    return rows.tuples().all()  # type: ignore[return-value]
