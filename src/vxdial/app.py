@@ -7,6 +7,7 @@ services, and closes them on shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -19,6 +20,7 @@ from vxdial import __version__, metrics
 from vxdial.accounts import Accounts, Authenticator, PinHasher
 from vxdial.api import ops, plum, v1
 from vxdial.config import Settings
+from vxdial.domain import errors
 from vxdial.domain.clock import Clock, SystemClock
 from vxdial.intake import Intake, UrlProbe
 from vxdial.services import Services
@@ -30,6 +32,7 @@ log = logging.getLogger("vxdial")
 # submits and result_url later): a shared connection pool with keep-alive.
 HTTP_CONNECTIONS = 200
 GC_THRESHOLD_GEN0 = 20_000
+HOUSEKEEPING_S = 60.0
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -53,9 +56,6 @@ async def running_services(
     """Everything a serving process needs, opened in order and closed in reverse."""
     clock = clock or SystemClock()
     store = open_store(settings)
-    discarded = await store.run(store.discard_unfinished_uploads)
-    if discarded:
-        log.warning("intake.discarded_unfinished_uploads count=%d", discarded)
     hasher = PinHasher.from_settings(settings.auth)
     connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, ttl_dns_cache=300)
     http = aiohttp.ClientSession(
@@ -68,19 +68,45 @@ async def running_services(
             timeout_s=settings.intake.url_check_timeout_s,
             trust_s=settings.intake.url_trust_s,
         )
-        yield Services(
-            settings=settings,
-            clock=clock,
-            store=store,
-            http=http,
-            accounts=Accounts(store, clock, hasher),
-            authenticator=Authenticator(store, clock, settings.auth, hasher),
-            probe=probe,
-            intake=Intake(store, clock, probe, settings.intake),
-        )
+        intake = Intake(store, clock, probe, settings.intake)
+        await _housekeep(intake)
+        housekeeping = asyncio.create_task(_housekeep_every(intake, clock, HOUSEKEEPING_S))
+        try:
+            yield Services(
+                settings=settings,
+                clock=clock,
+                store=store,
+                http=http,
+                accounts=Accounts(store, clock, hasher),
+                authenticator=Authenticator(store, clock, settings.auth, hasher),
+                probe=probe,
+                intake=intake,
+            )
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
     finally:
         await http.close()
         store.close()
+
+
+async def _housekeep(intake: Intake) -> None:
+    try:
+        uploads, keys = await intake.housekeep()
+    except errors.Unavailable as exc:
+        log.warning("housekeeping.failed error=%s", exc)
+        return
+    if uploads:
+        log.warning("intake.discarded_unfinished_uploads count=%d", uploads)
+    if keys:
+        log.info("intake.expired_idempotency_keys count=%d", keys)
+
+
+async def _housekeep_every(intake: Intake, clock: Clock, period_s: float) -> None:
+    while True:
+        await clock.sleep(period_s)
+        await _housekeep(intake)
 
 
 def tune_garbage_collector() -> None:

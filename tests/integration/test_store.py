@@ -156,11 +156,35 @@ def test_unfinished_uploads_are_discarded(store: Store) -> None:
         rejections=[(2, "bad")],
         now=T0,
     )
-    assert store.discard_unfinished_uploads() == 1
+    # Still being stored by a live process (its last batch is recent): kept.
+    assert store.discard_unfinished_uploads(T0 + timedelta(seconds=30)) == 0
+    with pytest.raises(errors.Conflict):
+        store.start_campaign_upload(
+            sender_id=alice.id, name="half", settings=SETTINGS, now=T0 + timedelta(seconds=30)
+        )
+    # Idle past the limit: its process died.
+    assert store.discard_unfinished_uploads(T0 + timedelta(minutes=2)) == 1
     assert store.calls(alice.id) == []
     assert store.campaign_rejections(campaign.id) == []
     # The name is free again for the client's retry.
     store.start_campaign_upload(sender_id=alice.id, name="half", settings=SETTINGS, now=T0)
+
+
+def test_a_retried_upload_takes_over_a_dead_one(store: Store) -> None:
+    alice = add_sender(store)
+    dead = store.start_campaign_upload(sender_id=alice.id, name="n", settings=SETTINGS, now=T0)
+    store.add_campaign_batch(
+        sender_id=alice.id,
+        campaign=dead,
+        new_calls=[calls.NewCall("15551234567", line=1)],
+        rejections=[],
+        now=T0,
+    )
+    retry = store.start_campaign_upload(
+        sender_id=alice.id, name="n", settings=SETTINGS, now=T0 + timedelta(minutes=5)
+    )
+    assert retry.state is campaigns.CampaignState.LOADING
+    assert store.calls(alice.id) == []  # the dead upload's calls are gone
 
 
 def test_senders_see_only_their_own(store: Store) -> None:

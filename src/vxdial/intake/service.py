@@ -30,6 +30,8 @@ from vxdial.store import CallToQueue, GroupCommit, Store
 
 # How long a request holding an Idempotency-Key may run before a retry may take it over.
 IDEMPOTENCY_HOLD = timedelta(minutes=15)
+# How long a used Idempotency-Key is remembered.
+IDEMPOTENCY_KEEP = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,16 @@ class Intake:
         )
         self.lines_queued = 0  # read by the metrics
         self.lines_rejected = 0
+
+    async def housekeep(self) -> tuple[int, int]:
+        """Drop uploads a dead process left half done and expired idempotency keys.
+
+        Returns (uploads discarded, keys expired). Run at start-up and periodically.
+        """
+        now = self._clock.now()
+        uploads = await self._store.run(self._store.discard_unfinished_uploads, now)
+        keys = await self._store.run(self._store.expire_idempotency_keys, now - IDEMPOTENCY_KEEP)
+        return uploads, keys
 
     async def check_urls(self, settings: calls.CallSettings) -> None:
         """Probe start_url and result_url; raises ``InvalidInputs`` naming the failures."""

@@ -33,6 +33,9 @@ from vxdial.store.queries import senders as sender_queries
 from vxdial.store.queries.idempotency import KeyRecord
 from vxdial.store.queries.senders import Credentials
 
+# A loading campaign that stored no batch for this long belongs to a dead process.
+UPLOAD_IDLE_LIMIT = timedelta(seconds=60)
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -208,8 +211,17 @@ class Store:
     def start_campaign_upload(
         self, *, sender_id: int, name: str, settings: calls.CallSettings, now: datetime
     ) -> campaigns.Campaign:
-        """Create a campaign in state ``loading``: invisible and not dialed until finished."""
+        """Create a campaign in state ``loading``: invisible and not dialed until finished.
+
+        If the name is held by an upload whose process died (no batch stored for
+        ``UPLOAD_IDLE_LIMIT``), that leftover is removed and the name reused: it is the
+        client's retry of the upload that never got an answer.
+        """
         with self._write() as conn:
+            for campaign_id in campaign_queries.stale_loading_campaign_ids(
+                conn, idle_since=now - UPLOAD_IDLE_LIMIT, sender_id=sender_id, name=name
+            ):
+                campaign_queries.delete_campaign(conn, campaign_id)
             return campaign_queries.insert_campaign(
                 conn,
                 sender_id=sender_id,
@@ -241,6 +253,7 @@ class Store:
                 now=now,
             )
             campaign_queries.insert_rejections(conn, campaign.id, rejections)
+            campaign_queries.touch_campaign(conn, campaign.id, now)  # the upload is alive
         return ids
 
     def finish_campaign_upload(
@@ -262,15 +275,18 @@ class Store:
         with self._write() as conn:
             campaign_queries.delete_campaign(conn, campaign_id)
 
-    def discard_unfinished_uploads(self) -> int:
-        """At start-up: delete uploads a dead process left in ``loading``; returns how many.
+    def discard_unfinished_uploads(self, now: datetime) -> int:
+        """Delete uploads whose process died mid-way (idle for ``UPLOAD_IDLE_LIMIT``).
 
-        Their client never got an answer, so it will send the list again.
+        Their client never got an answer, so it will send the list again. Uploads still
+        running in another process store a batch every second or so and are kept.
         """
-        with self._read() as conn:
-            leftovers = campaign_queries.loading_campaign_ids(conn)
-        for campaign_id in leftovers:
-            self.discard_campaign_upload(campaign_id)
+        with self._write() as conn:
+            leftovers = campaign_queries.stale_loading_campaign_ids(
+                conn, idle_since=now - UPLOAD_IDLE_LIMIT
+            )
+            for campaign_id in leftovers:
+                campaign_queries.delete_campaign(conn, campaign_id)
         return len(leftovers)
 
     def campaign(self, sender_id: int, campaign_id: int) -> campaigns.CampaignSummary:

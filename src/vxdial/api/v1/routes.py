@@ -19,6 +19,7 @@ from vxdial.services import Services
 router = APIRouter(prefix="/api/v1", tags=["v1"])
 basic = HTTPBasic(auto_error=False, realm="vxdial")
 MAX_PAGE = 1000
+CALL_BODY_MAX_BYTES = 64 * 1024  # a call's fields are a few hundred bytes
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": models.ErrorBody, "description": "Wrong login or PIN"},

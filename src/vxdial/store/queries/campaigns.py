@@ -152,15 +152,26 @@ def set_campaign_state(
     )
 
 
-def loading_campaign_ids(conn: Connection) -> list[int]:
-    """Campaigns whose upload never finished (their process died mid-ingest)."""
-    return list(
-        conn.execute(
-            sa.select(campaigns_table.c.id).where(
-                campaigns_table.c.state == campaigns.CampaignState.LOADING.value
-            )
-        ).scalars()
+def touch_campaign(conn: Connection, campaign_id: int, now: datetime) -> None:
+    """Mark a campaign as worked on now (a loading campaign's heartbeat)."""
+    conn.execute(
+        sa.update(campaigns_table).where(campaigns_table.c.id == campaign_id).values(updated_at=now)
     )
+
+
+def stale_loading_campaign_ids(
+    conn: Connection, *, idle_since: datetime, sender_id: int | None = None, name: str | None = None
+) -> list[int]:
+    """Loading campaigns untouched since ``idle_since``: their upload's process died."""
+    query = sa.select(campaigns_table.c.id).where(
+        campaigns_table.c.state == campaigns.CampaignState.LOADING.value,
+        campaigns_table.c.updated_at < idle_since,
+    )
+    if sender_id is not None:
+        query = query.where(campaigns_table.c.sender_id == sender_id)
+    if name is not None:
+        query = query.where(campaigns_table.c.name == name)
+    return list(conn.execute(query).scalars())
 
 
 def delete_campaign(conn: Connection, campaign_id: int) -> None:
