@@ -93,7 +93,10 @@ class Settings:
             *sections, key = dotted.split(".")
             node = tree
             for section in sections:
-                node = node[section]
+                child = node.get(section)
+                if not isinstance(child, dict):
+                    raise errors.InvalidInput(dotted, "is not a known setting")
+                node = child
             node[key] = value
         built: Settings = _build(Settings, tree, "")
         return built
@@ -124,6 +127,19 @@ def load(
 
 
 def _apply_environment(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
+    known = {"VXDIAL_CONFIG"}
+    for f in dataclasses.fields(Settings):
+        kind = _field_type(Settings, f.name)
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            known.update(
+                f"{ENV_PREFIX}{f.name}_{sub.name}".upper() for sub in dataclasses.fields(kind)
+            )
+        else:
+            known.add(f"{ENV_PREFIX}{f.name}".upper())
+    for name in environ:
+        # A misspelt variable would otherwise be ignored without a word.
+        if name.startswith(ENV_PREFIX) and name not in known:
+            raise errors.InvalidInput(name, "is not a known setting")
     for f in dataclasses.fields(Settings):
         kind = _field_type(Settings, f.name)
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
@@ -158,14 +174,50 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
         else:
             values[f.name] = _coerce(name, kind, data[f.name])
     built = cls(**values)
-    if cls is Settings:
+    _check_values(built, prefix)
+    return built
+
+
+# Settings whose values come from a fixed set, or a range.
+_CHOICES: dict[str, tuple[str, ...]] = {"telephony.driver": ("sim", "sip")}
+_RANGES: dict[str, tuple[float, float]] = {
+    "server.port": (0, 65535),
+    "intake.url_check_timeout_s": (0.1, 600),
+    "intake.url_trust_s": (0, 86400),
+    "intake.max_upload_bytes": (1024, 1 << 40),
+    "intake.ingest_batch_size": (1, 100_000),
+    "auth.pin_cache_s": (0, 86400),
+    "auth.max_failures_per_login": (1, 1_000_000),
+    "auth.max_failures_per_address": (1, 1_000_000),
+    "auth.failure_window_s": (1, 86400),
+    "auth.argon2_time_cost": (1, 100),
+    "auth.argon2_memory_kib": (8, 4 * 1024 * 1024),
+    "auth.argon2_parallelism": (1, 64),
+}
+
+
+def _check_values(built: Any, prefix: str) -> None:
+    if isinstance(built, Settings):
         try:
             ZoneInfo(built.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise errors.InvalidInput(
                 "timezone", f'"{built.timezone}" is not an IANA time zone name'
             ) from None
-    return built
+        return
+    for f in dataclasses.fields(built):
+        name = f"{prefix}{f.name}"
+        value = getattr(built, f.name)
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise errors.InvalidInput(name, f"must be one of {', '.join(_CHOICES[name])}")
+        if name in _RANGES:
+            low, high = _RANGES[name]
+            if not low <= value <= high:
+                raise errors.InvalidInput(name, f"must be from {_number(low)} to {_number(high)}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _field_type(cls: type[Any], name: str) -> Any:
@@ -184,7 +236,7 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
                 return False
             raise ValueError
         if kind is int:
-            if isinstance(value, bool):
+            if isinstance(value, bool | float):
                 raise ValueError
             return int(value)
         if kind is float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message
@@ -81,6 +82,10 @@ async def read_form(request: Request, *, max_bytes: int, too_large_field: str) -
             raise errors.InvalidInput(
                 "request", f"the form cannot be read: {exc.message}"
             ) from None
+        except HTTPException as exc:
+            # Starlette reports a malformed multipart body as HTTP 400; our edges answer
+            # in their own format (the Plum services: HTTP 200 XML).
+            raise errors.InvalidInput("request", f"the form cannot be read: {exc.detail}") from None
         fields: dict[str, str] = {}
         files: dict[str, UploadFile] = {}
         for name, value in data.multi_items():

@@ -79,13 +79,19 @@ def parse_destination(text: str) -> Destination:
             raise errors.InvalidInput(
                 FIELD, f'{quote(raw)} is not a global tel: URI (it must start with "tel:+")'
             )
+    if not body.strip():
+        raise errors.InvalidInput(FIELD, "is required: the number comes before its parameters")
     ani: str | None = None
     postd: str | None = None
+    seen: set[str] = set()
     if params_text:
         for param in params_text.split(";"):
             name, _, value = param.partition("=")
             name = name.strip().lower()
             value = value.strip()
+            if name in seen:
+                raise errors.InvalidInput(FIELD, f'parameter ";{name}=" is given twice')
+            seen.add(name)
             if name == "ani":
                 if not value:
                     raise errors.InvalidInput(FIELD, ";ani= needs a phone number")
@@ -108,7 +114,21 @@ def parse_destination(text: str) -> Destination:
 def parse_digits(text: str) -> str:
     """Normalize one number with its country code to E.164 digits, or raise."""
     digits = text.translate(_SEPARATORS)
-    if digits.isdigit() and digits.isascii():
+    if "+" in text.lstrip()[1:]:
+        raise errors.InvalidInput(
+            FIELD, f'{quote(text)} is not a valid phone number ("+" only at the start)'
+        )
+    if not digits:
+        raise errors.InvalidInput(FIELD, f"{quote(text)} is not a valid phone number (no digits)")
+    if not digits.isdecimal():
+        # phonenumbers would read letters as keypad digits (1-800-FLOWERS) and drop
+        # other junk; the contract allows digits and a few separators only.
+        raise errors.InvalidInput(
+            FIELD,
+            f"{quote(text)} is not a valid phone number (only digits, +, spaces, dots, "
+            "dashes and brackets are allowed)",
+        )
+    if digits.isascii():
         key = (digits[:4], len(digits))
         plan = _plans.get(key)
         if plan is None:
@@ -166,10 +186,6 @@ def _parse_slow(text: str) -> str:
         raise errors.InvalidInput(
             FIELD, f"{quote(text)} is not a valid phone number ({reason})"
         ) from None
-    if number.extension:
-        raise errors.InvalidInput(
-            FIELD, f"{quote(text)} has an extension; send the digits with ;postd= instead"
-        )
     verdict = phonenumbers.is_possible_number_with_reason(number)
     if verdict != ValidationResult.IS_POSSIBLE:
         raise _impossible(text, verdict, number.country_code)

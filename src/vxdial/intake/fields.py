@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from vxdial.domain import calls, errors, numbers, timeexpr
+from vxdial.domain.campaigns import DEFAULT_CAMPAIGN_NAME
 from vxdial.domain.clock import from_epoch_s
 from vxdial.domain.errors import quote
 
@@ -99,9 +100,7 @@ def parse_call_request(
     problems = _Problems(form)
     phone = problems.text("phone_number", required=True)
     destination = problems.check("phone_number", phone, numbers.parse_destination)
-    settings = _settings(problems, now=now, zone=zone)
-    message_reference = problems.text("message_reference")
-    call_parameters = problems.text("call_parameters")
+    settings, message_reference, call_parameters = _settings(problems, now=now, zone=zone)
     problems.raise_if_any()
     assert destination is not None and settings is not None
     return CallRequest(
@@ -117,25 +116,41 @@ def parse_call_request(
 
 
 def parse_campaign_request(
-    form: Mapping[str, FieldValue], *, now: datetime, zone: ZoneInfo
+    form: Mapping[str, FieldValue],
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    has_phone_list: bool | None = None,
 ) -> CampaignRequest:
-    """Check a queuecalls' fields other than login, PIN and phone_list."""
+    """Check a queuecalls' fields other than login and PIN.
+
+    ``has_phone_list`` tells whether a list came with them (None: not known here), so a
+    missing one is reported with the other problems, in field order.
+    """
     problems = _Problems(form)
     name = problems.text("campaign_name", required=True)
     if name is not None and not name.isprintable():
         problems.add("campaign_name", "must not contain control characters")
-    settings = _settings(problems, now=now, zone=zone)
-    message_reference = problems.text("message_reference")
-    call_parameters = problems.text("call_parameters")
+    elif name == DEFAULT_CAMPAIGN_NAME:
+        problems.add("campaign_name", '"default" is where single calls go; choose another name')
+    if has_phone_list is False:
+        problems.add("phone_list", "is required: upload the list of numbers as a file")
+    settings, message_reference, call_parameters = _settings(problems, now=now, zone=zone)
     problems.raise_if_any()
     assert name is not None and settings is not None
     return CampaignRequest(name, settings, message_reference, call_parameters)
 
 
-def _settings(problems: _Problems, *, now: datetime, zone: ZoneInfo) -> calls.CallSettings | None:
+def _settings(
+    problems: _Problems, *, now: datetime, zone: ZoneInfo
+) -> tuple[calls.CallSettings | None, str | None, str | None]:
+    """The fields every request shares, checked in the order of the Plum text's table:
+    the settings (None if any is wrong), message_reference and call_parameters."""
     before = len(problems.found)
     start_url = problems.check("start_url", problems.text("start_url", required=True), _url)
     result_url = problems.check("result_url", problems.text("result_url"), _url)
+    message_reference = problems.text("message_reference")
+    call_parameters = problems.text("call_parameters")
     max_retries = _max_retries(problems)
     retry_interval = problems.check(
         "retry_interval",
@@ -152,8 +167,8 @@ def _settings(problems: _Problems, *, now: datetime, zone: ZoneInfo) -> calls.Ca
         elif expires_at <= scheduled_at:
             problems.add(expires[1], "must be later than the scheduled time")
     if len(problems.found) > before or start_url is None:
-        return None
-    return calls.CallSettings(
+        return None, message_reference, call_parameters
+    settings = calls.CallSettings(
         start_url=start_url,
         result_url=result_url,
         max_retries=calls.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
@@ -163,6 +178,7 @@ def _settings(problems: _Problems, *, now: datetime, zone: ZoneInfo) -> calls.Ca
         scheduled_at=scheduled_at,
         expires_at=expires_at,
     )
+    return settings, message_reference, call_parameters
 
 
 def _max_retries(problems: _Problems) -> int | None:
@@ -222,7 +238,8 @@ def _integer_in(allowed: range) -> Callable[[str], int]:
     low, high = allowed.start, allowed.stop - 1
 
     def parse(text: str) -> int:
-        if not (text.isascii() and text.lstrip("-").isdigit()) or int(text) not in allowed:
+        # Digits only: "-0", "+3", "3.0" and "--3" are not the integers Plum takes.
+        if not (text.isascii() and text.isdigit()) or int(text) not in allowed:
             raise errors.InvalidInput(
                 "value", f"must be an integer from {low} to {high}, not {quote(text)}"
             )

@@ -188,10 +188,6 @@ class Intake:
             if replay is not None:
                 return await self._replayed_upload(sender, replay)
         try:
-            if request.campaign_name == campaigns.DEFAULT_CAMPAIGN_NAME:
-                raise errors.Conflict(
-                    "campaign_name", '"default" is where single calls go; choose another name'
-                )
             await self.check_urls(request.settings)
             campaign = await self._store.run(
                 self._store.start_campaign_upload,
@@ -218,9 +214,8 @@ class Intake:
                     idempotency_key=None if idempotency is None else (sender.id, idempotency.key),
                 )
             except errors.InvalidInput as exc:
-                lines = await self._store.run(self._store.campaign_rejections, campaign.id)
                 await self._store.run(self._store.discard_campaign_upload, campaign.id)
-                raise NoGoodLines(exc.field, exc.reason, lines) from None
+                raise NoGoodLines(exc.field, exc.reason, rejected) from None
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._store.run(self._store.discard_campaign_upload, campaign.id)
@@ -335,8 +330,9 @@ class Intake:
 
 
 class NoGoodLines(errors.InvalidInput):
-    """A phone_list of which no line could be queued, with every line's reason."""
+    """A phone_list of which no line could be queued; the ``UploadReport`` of the
+    upload was told each line's reason."""
 
-    def __init__(self, field: str, reason: str, rejected: list[tuple[int, str]]) -> None:
+    def __init__(self, field: str, reason: str, lines_rejected: int) -> None:
         super().__init__(field, reason)
-        self.rejected = rejected
+        self.lines_rejected = lines_rejected

@@ -90,6 +90,7 @@ async def queuecall(request: Request) -> Response:
 async def queuecalls(request: Request) -> Response:
     services = _services(request)
     form: Form | None = None
+    answer: answers.CampaignAnswer | None = None
     try:
         if request.method != "POST":
             raise errors.InvalidInput("request", "queuecalls.php takes a POST")
@@ -104,24 +105,33 @@ async def queuecalls(request: Request) -> Response:
             too_large_field="phone_list",
         )
         sender = await _authenticate(services, form.fields, request)
-        checked = intake.parse_campaign_request(
-            form.fields, now=services.clock.now(), zone=services.settings.zone
-        )
         phone_list = _phone_list(form)
+        checked = intake.parse_campaign_request(
+            form.fields,
+            now=services.clock.now(),
+            zone=services.settings.zone,
+            has_phone_list=phone_list is not None,
+        )
+        assert phone_list is not None
         answer = answers.CampaignAnswer()
-        try:
-            upload = await services.intake.queue_campaign(
-                sender, checked, phone_list, report=answer
-            )
-        except BaseException:
-            answer.close()
-            raise
+        upload = await services.intake.queue_campaign(sender, checked, phone_list, report=answer)
     except intake.NoGoodLines as exc:
         services.counters.count_plum("queuecalls", "failed")
-        return _xml(answers.failed("queuecalls", [(exc.field, exc.reason)], exc.rejected))
+        assert answer is not None
+        return StreamingResponse(
+            answer.stream_failed([(exc.field, exc.reason)]),
+            media_type=XML,
+            background=BackgroundTask(answer.close),
+        )
     except errors.VxdialError as exc:
         services.counters.count_plum("queuecalls", "failed")
+        if answer is not None:
+            answer.close()
         return _xml(answers.failed("queuecalls", answers.problems_of(exc)))
+    except BaseException:
+        if answer is not None:
+            answer.close()
+        raise
     finally:
         if form is not None:
             await form.aclose()
@@ -138,7 +148,8 @@ async def queuecalls(request: Request) -> Response:
     )
 
 
-def _phone_list(form: Form) -> BinaryIO:
+def _phone_list(form: Form) -> BinaryIO | None:
+    """The uploaded list (a file part, or a plain field holding the list), or None."""
     upload = form.files.get("phone_list")
     if upload is not None:
         upload.file.seek(0)
@@ -146,7 +157,7 @@ def _phone_list(form: Form) -> BinaryIO:
     text = form.fields.get("phone_list")
     if text:
         return io.BytesIO(text.encode("utf-8"))
-    raise errors.InvalidInput("phone_list", "is required: upload the list of numbers as a file")
+    return None
 
 
 for prefix in PREFIXES:

@@ -7,7 +7,8 @@ escaped; the PIN is never part of an answer.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 import anyio.to_thread
@@ -38,17 +39,12 @@ def queued_call(
     )
 
 
-def failed(
-    root: str,
-    problems: Sequence[tuple[str, str]],
-    rejected: Iterable[tuple[int, str]] = (),
-) -> str:
+def failed(root: str, problems: Sequence[tuple[str, str]]) -> str:
     """``<root status="failed">`` with one ``<error field=...>`` per (field, reason)."""
     lines = [f'{PROLOG}<{root} status="failed">']
     lines += [
         f"  <error field={quoteattr(field)}>{escape(reason)}</error>" for field, reason in problems
     ]
-    lines += [f'  <rejected line="{line}">{escape(reason)}</rejected>' for line, reason in rejected]
     lines.append(f"</{root}>\n")
     return "\n".join(lines)
 
@@ -102,10 +98,26 @@ class CampaignAnswer:
             f'lines_rejected="{lines_rejected}">\n'
         ).encode()
         for spool in (self._calls, self._rejected):
-            spool.seek(0)
-            while chunk := await anyio.to_thread.run_sync(spool.read, CHUNK):
+            async for chunk in self._replay(spool):
                 yield chunk
         yield b"</queuecalls>\n"
+
+    async def stream_failed(self, problems: Sequence[tuple[str, str]]) -> AsyncIterator[bytes]:
+        """A failed answer with every rejected line (an upload of which none was good)."""
+        yield f'{PROLOG}<queuecalls status="failed">\n'.encode()
+        yield "".join(
+            f"  <error field={quoteattr(field)}>{escape(reason)}</error>\n"
+            for field, reason in problems
+        ).encode()
+        async for chunk in self._replay(self._rejected):
+            yield chunk
+        yield b"</queuecalls>\n"
+
+    @staticmethod
+    async def _replay(spool: IO[bytes]) -> AsyncIterator[bytes]:
+        spool.seek(0)
+        while chunk := await anyio.to_thread.run_sync(spool.read, CHUNK):
+            yield chunk
 
     def close(self) -> None:
         self._calls.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
@@ -169,12 +170,14 @@ async def create_campaign(
         request, max_bytes=svc.settings.intake.max_upload_bytes, too_large_field="phone_list"
     )
     try:
-        checked = intake.parse_campaign_request(
-            form.fields, now=svc.clock.now(), zone=svc.settings.zone
-        )
         upload = form.files.get("phone_list")
-        if upload is None:
-            raise errors.InvalidInput("phone_list", "is required: upload the list as a file")
+        checked = intake.parse_campaign_request(
+            form.fields,
+            now=svc.clock.now(),
+            zone=svc.settings.zone,
+            has_phone_list=upload is not None,
+        )
+        assert upload is not None
         key = None
         if idempotency_key:
             digest = hashlib.sha256()
@@ -185,13 +188,17 @@ async def create_campaign(
                 idempotency_key, "POST /api/v1/campaigns", form.fields, digest.hexdigest()
             )
         upload.file.seek(0)
+        first_rejections = _FirstRejections()
         try:
-            done = await svc.intake.queue_campaign(sender, checked, upload.file, idempotency=key)
+            done = await svc.intake.queue_campaign(
+                sender, checked, upload.file, idempotency=key, report=first_rejections
+            )
         except intake.NoGoodLines as exc:
             return JSONResponse(
                 {
                     "errors": [{"field": exc.field, "reason": exc.reason}],
-                    "rejected": [{"line": line, "reason": r} for line, r in exc.rejected],
+                    "lines_rejected": exc.lines_rejected,
+                    "rejected": [{"line": line, "reason": r} for line, r in first_rejections.lines],
                 },
                 status_code=422,
             )
@@ -261,6 +268,26 @@ async def campaign_rejections(
     )
     items = [models.RejectedLine(line=line, reason=reason) for line, reason in found]
     return models.Page(items=items, next_after=items[-1].line if len(items) == limit else None)
+
+
+class _FirstRejections:
+    """Keeps the first rejected lines of an upload, for a 422 answer when none is good.
+
+    (A campaign that was created lists every rejected line at /rejections.)
+    """
+
+    LIMIT = 1000
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+
+    def queued(self, new_calls: Sequence[calls.NewCall], call_ids: Sequence[int]) -> None:
+        pass
+
+    def rejected(self, rejections: Sequence[tuple[int, str]]) -> None:
+        room = self.LIMIT - len(self.lines)
+        if room > 0:
+            self.lines.extend(rejections[:room])
 
 
 def _call_page(found: list[calls.Call], limit: int) -> models.Page[models.Call]:
