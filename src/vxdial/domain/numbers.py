@@ -34,6 +34,7 @@ from vxdial.domain.errors import quote
 
 FIELD = "phone_number"
 
+IS_POSSIBLE = ValidationResult.IS_POSSIBLE
 _SEPARATORS = str.maketrans("", "", " .-()+\t")
 _VISUAL_SEPARATORS = str.maketrans("", "", "-.()")
 _POSTD_RE = re.compile(r"[0-9*#ABCDpw]{1,64}")
@@ -68,7 +69,7 @@ class Destination(NamedTuple):
 def parse_destination(text: str) -> Destination:
     """Parse a ``phone_number`` value; raise ``InvalidInput("phone_number", reason)``."""
     raw = text.strip()
-    if ";" not in raw and raw[:4].lower() != "tel:":
+    if ";" not in raw and raw[:1] not in ("t", "T"):  # neither parameters nor tel:
         if not raw:
             raise errors.InvalidInput(FIELD, "is required")
         return Destination(parse_digits(raw))
@@ -114,7 +115,19 @@ def parse_destination(text: str) -> Destination:
 def parse_digits(text: str) -> str:
     """Normalize one number with its country code to E.164 digits, or raise."""
     digits = text.translate(_SEPARATORS)
-    if "+" in text.lstrip()[1:]:
+    if digits.isascii() and digits.isdecimal() and text.rfind("+") <= 0:
+        key = (digits[:4], len(digits))
+        plan = _plans.get(key)
+        if plan is None:
+            plan = _plan(*key)
+        if plan is not _SLOW:
+            start, national_prefix, verdict, country_code = plan
+            if national_prefix is None or not national_prefix.match(digits, start):
+                if verdict != IS_POSSIBLE:
+                    raise _impossible(text, verdict, country_code)
+                return digits
+        return _parse_slow(text)
+    if text.rfind("+") > 0 and text[: text.rfind("+")].strip():
         raise errors.InvalidInput(
             FIELD, f'{quote(text)} is not a valid phone number ("+" only at the start)'
         )
@@ -128,18 +141,7 @@ def parse_digits(text: str) -> str:
             f"{quote(text)} is not a valid phone number (only digits, +, spaces, dots, "
             "dashes and brackets are allowed)",
         )
-    if digits.isascii():
-        key = (digits[:4], len(digits))
-        plan = _plans.get(key)
-        if plan is None:
-            plan = _plan(*key)
-        if plan is not _SLOW:
-            start, national_prefix, verdict, country_code = plan
-            if national_prefix is None or not national_prefix.match(digits, start):
-                if verdict is not ValidationResult.IS_POSSIBLE:
-                    raise _impossible(text, verdict, country_code)
-                return digits
-    return _parse_slow(text)
+    return _parse_slow(text)  # digits of other scripts: phonenumbers normalizes them
 
 
 # What the fast path needs to know, memoized by (first four digits, length): where the

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO, Protocol
 
@@ -60,12 +58,6 @@ class UploadReport(Protocol):
     def queued(self, new_calls: Sequence[calls.NewCall], call_ids: Sequence[int]) -> None: ...
 
     def rejected(self, rejections: Sequence[tuple[int, str]]) -> None: ...
-
-
-@dataclass(slots=True)
-class _Batch:
-    good: list[calls.NewCall] = field(default_factory=list)
-    bad: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,65 +229,56 @@ class Intake:
         phone_list: BinaryIO,
         report: UploadReport | None,
     ) -> tuple[int, int]:
-        """Read the list and store it batch by batch; returns (queued, rejected).
+        """Read the list and store it batch by batch (on a worker thread); returns
+        (queued, rejected).
 
-        Runs on a worker thread. Parsing (pure Python) and storing (mostly in the
-        database driver, which releases the GIL) overlap: this thread parses batch
-        N+1 while a writer thread stores batch N, so the two cores both work.
+        Parsing and storing take turns on one thread: a second thread storing while
+        this one parses was measured no faster (the drivers give the GIL back and
+        take it again for every row, so the two threads mostly wait on each other;
+        BENCHMARKS.md), and one thread is simpler.
         """
         batch_size = self._settings.ingest_batch_size
-        pending: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
-        failures: list[BaseException] = []
-
-        def write_batches() -> None:
-            while (batch := pending.get()) is not None:
-                if failures:
-                    continue  # drain, so the reader never blocks on a dead writer
-                try:
-                    call_ids = self._store.add_campaign_batch(
-                        sender_id=sender.id,
-                        campaign=campaign,
-                        new_calls=batch.good,
-                        rejections=batch.bad,
-                        now=self._clock.now(),
-                    )
-                    if report is not None:
-                        report.queued(batch.good, call_ids)
-                        report.rejected(batch.bad)
-                except BaseException as exc:
-                    failures.append(exc)
-
-        writer = threading.Thread(target=write_batches, name=f"ingest-{campaign.id}")
-        writer.start()
         queued = rejected = 0
-        batch = _Batch()
-        try:
-            for item in read_phone_list(
-                phone_list,
-                message_reference=request.message_reference,
-                call_parameters=request.call_parameters,
-            ):
-                if type(item) is Rejected:
-                    batch.bad.append((item.line, item.reason))
-                else:
-                    batch.good.append(item)  # type: ignore[arg-type]
-                if len(batch.good) + len(batch.bad) >= batch_size:
-                    if failures:
-                        break
-                    queued += len(batch.good)
-                    rejected += len(batch.bad)
-                    pending.put(batch)
-                    batch = _Batch()
-            if batch.good or batch.bad:
-                queued += len(batch.good)
-                rejected += len(batch.bad)
-                pending.put(batch)
-        finally:
-            pending.put(None)
-            writer.join()
-        if failures:
-            raise failures[0]
+        good: list[calls.NewCall] = []
+        bad: list[tuple[int, str]] = []
+        for item in read_phone_list(
+            phone_list,
+            message_reference=request.message_reference,
+            call_parameters=request.call_parameters,
+        ):
+            if type(item) is Rejected:
+                bad.append((item.line, item.reason))
+            else:
+                good.append(item)  # type: ignore[arg-type]
+            if len(good) + len(bad) >= batch_size:
+                self._store_batch(sender, campaign, good, bad, report)
+                queued += len(good)
+                rejected += len(bad)
+                good, bad = [], []
+        if good or bad:
+            self._store_batch(sender, campaign, good, bad, report)
+            queued += len(good)
+            rejected += len(bad)
         return queued, rejected
+
+    def _store_batch(
+        self,
+        sender: campaigns.Sender,
+        campaign: campaigns.Campaign,
+        good: list[calls.NewCall],
+        bad: list[tuple[int, str]],
+        report: UploadReport | None,
+    ) -> None:
+        call_ids = self._store.add_campaign_batch(
+            sender_id=sender.id,
+            campaign=campaign,
+            new_calls=good,
+            rejections=bad,
+            now=self._clock.now(),
+        )
+        if report is not None:
+            report.queued(good, call_ids)
+            report.rejected(bad)
 
     async def _claim(self, sender: campaigns.Sender, idempotency: IdempotencyKey) -> int | None:
         """Claim the key; the id of what an earlier identical request created, or None."""
