@@ -75,11 +75,10 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     databases.close()
 
 
-@pytest.fixture(params=ENGINES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database on each engine in turn."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vxdial.db'}"
+def fresh_database(request: pytest.FixtureRequest, engine: str, folder: Path) -> Iterator[str]:
+    """Yield the URL of a fresh, migrated database on ``engine``, dropped afterwards."""
+    if engine == "sqlite":
+        url = f"sqlite:///{folder / 'vxdial.db'}"
         store = Store.open(url)
         store.migrate()
         store.close()
@@ -89,6 +88,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = databases.fresh()
     yield url
     databases.drop(url)
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on each engine in turn."""
+    yield from fresh_database(request, request.param, tmp_path)
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import ENGINES, T0, PostgresDatabases, make_settings
+from tests.conftest import ENGINES, T0, fresh_database, make_settings
 from tests.support.servers import serve_in_thread
 from tests.support.webapp import WebApp, start_webapp
 from vxdial.app import accounts_for, open_store
@@ -308,18 +307,7 @@ def vxdial(start_vxdial: Callable[..., Vxdial]) -> Vxdial:
 def shared_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("shared") / "vxdial.db"
-        url = f"sqlite:///{path}"
-        store = Store.open(url)
-        store.migrate()
-        store.close()
-        yield url
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    url = databases.fresh()
-    yield url
-    databases.drop(url)
+    yield from fresh_database(request, request.param, tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture(scope="module")

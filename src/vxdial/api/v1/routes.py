@@ -101,15 +101,7 @@ async def list_calls(
     limit: Limit = 100,
 ) -> models.Page[models.Call]:
     """Your calls, oldest first, a page at a time."""
-    found = await svc.store.run(
-        svc.store.calls,
-        sender.id,
-        campaign_id=campaign_id,
-        state=state,
-        after_id=after,
-        limit=limit,
-    )
-    return _call_page(found, limit)
+    return await _call_page(svc, sender, campaign_id, state, after, limit)
 
 
 @router.get("/calls/{call_id}", response_model=models.Call, responses=_ERROR_RESPONSES)
@@ -242,15 +234,7 @@ async def campaign_calls(
 ) -> models.Page[models.Call]:
     """A campaign's calls, in phone_list order."""
     await svc.store.run(svc.store.campaign, sender.id, campaign_id)  # NotFound if not yours
-    found = await svc.store.run(
-        svc.store.calls,
-        sender.id,
-        campaign_id=campaign_id,
-        state=state,
-        after_id=after,
-        limit=limit,
-    )
-    return _call_page(found, limit)
+    return await _call_page(svc, sender, campaign_id, state, after, limit)
 
 
 @router.get(
@@ -290,7 +274,22 @@ class _FirstRejections:
             self.lines.extend(rejections[:room])
 
 
-def _call_page(found: list[calls.Call], limit: int) -> models.Page[models.Call]:
+async def _call_page(
+    svc: Services,
+    sender: campaigns.Sender,
+    campaign_id: int | None,
+    state: calls.CallState | None,
+    after: int,
+    limit: int,
+) -> models.Page[models.Call]:
+    found = await svc.store.run(
+        svc.store.calls,
+        sender.id,
+        campaign_id=campaign_id,
+        state=state,
+        after_id=after,
+        limit=limit,
+    )
     items = [models.Call.of(c) for c in found]
     return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vxdial.domain import calls
+from vxdial.store.queries.campaigns import settings_of
 from vxdial.store.tables import calls as calls_table
 from vxdial.store.tables import campaigns as campaigns_table
 from vxdial.store.tables import to_millis
@@ -47,14 +48,7 @@ def _call(row: RowMapping) -> calls.Call:
         message_reference=row["message_reference"],
         call_parameters=row["call_parameters"],
         line=row["line"],
-        settings=calls.CallSettings(
-            start_url=row["start_url"],
-            result_url=row["result_url"],
-            max_retries=row["max_retries"],
-            retry_interval_s=row["retry_interval_s"],
-            scheduled_at=row["scheduled_at"],
-            expires_at=row["expires_at"],
-        ),
+        settings=settings_of(row),
         state=calls.CallState(row["state"]),
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],

@@ -14,17 +14,20 @@ from vxdial.store.tables import campaign_rejections
 from vxdial.store.tables import campaigns as campaigns_table
 
 
+def settings_of(row: RowMapping) -> calls.CallSettings:
+    """The settings columns of a calls or campaigns row (the two tables name them alike)."""
+    return calls.CallSettings(
+        start_url=row["start_url"],
+        result_url=row["result_url"],
+        max_retries=row["max_retries"],
+        retry_interval_s=row["retry_interval_s"],
+        scheduled_at=row["scheduled_at"],
+        expires_at=row["expires_at"],
+    )
+
+
 def _campaign(row: RowMapping) -> campaigns.Campaign:
-    settings = None
-    if row["start_url"] is not None:
-        settings = calls.CallSettings(
-            start_url=row["start_url"],
-            result_url=row["result_url"],
-            max_retries=row["max_retries"],
-            retry_interval_s=row["retry_interval_s"],
-            scheduled_at=row["scheduled_at"],
-            expires_at=row["expires_at"],
-        )
+    settings = None if row["start_url"] is None else settings_of(row)
     return campaigns.Campaign(
         id=row["id"],
         sender_id=row["sender_id"],
