@@ -22,6 +22,7 @@ from vxdial.api import ops, plum, v1
 from vxdial.config import Settings
 from vxdial.domain import errors
 from vxdial.domain.clock import Clock, SystemClock
+from vxdial.egress import EgressPolicy
 from vxdial.intake import Intake, UrlProbe
 from vxdial.services import Services
 from vxdial.store import Store
@@ -36,7 +37,7 @@ HOUSEKEEPING_S = 60.0
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
-    store = Store.open(settings.database.url)
+    store = Store.open(settings.database.url, pool_size=settings.database.pool_size)
     if migrate:
         store.migrate()
     return store
@@ -57,7 +58,10 @@ async def running_services(
     clock = clock or SystemClock()
     store = open_store(settings)
     hasher = PinHasher.from_settings(settings.auth)
-    connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, ttl_dns_cache=300)
+    egress = EgressPolicy(settings.http.deny_networks)
+    connector = aiohttp.TCPConnector(
+        limit=HTTP_CONNECTIONS, ttl_dns_cache=300, resolver=egress.resolver()
+    )
     http = aiohttp.ClientSession(
         connector=connector, headers={"User-Agent": f"vxdial/{__version__}"}
     )
@@ -67,6 +71,7 @@ async def running_services(
             clock,
             timeout_s=settings.intake.url_check_timeout_s,
             trust_s=settings.intake.url_trust_s,
+            policy=egress,
         )
         intake = Intake(store, clock, probe, settings.intake)
         await _housekeep(intake)

@@ -36,6 +36,9 @@ class ServerSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///./vxdial.db"
+    # Connections each process keeps open (and as many more at peaks); mind
+    # PostgreSQL's max_connections when running several processes.
+    pool_size: int = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ class IntakeSettings:
     max_upload_bytes: int = 256 * 1024 * 1024
     # Rows per write transaction when a phone_list is stored.
     ingest_batch_size: int = 5000
+    # Uploads read at once by one process (each is spooled to disk before its login
+    # can be checked); more are refused with "try again shortly".
+    max_concurrent_uploads: int = 8
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    # Outbound HTTP (URL probes, VoiceXML documents, result_url) may not reach these
+    # networks; see vxdial/egress.py. Loopback and private ranges are allowed.
+    deny_networks: tuple[str, ...] = ("169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128")
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
@@ -182,10 +196,12 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
 _CHOICES: dict[str, tuple[str, ...]] = {"telephony.driver": ("sim", "sip")}
 _RANGES: dict[str, tuple[float, float]] = {
     "server.port": (0, 65535),
+    "database.pool_size": (1, 1000),
     "intake.url_check_timeout_s": (0.1, 600),
     "intake.url_trust_s": (0, 86400),
     "intake.max_upload_bytes": (1024, 1 << 40),
     "intake.ingest_batch_size": (1, 100_000),
+    "intake.max_concurrent_uploads": (1, 1000),
     "auth.pin_cache_s": (0, 86400),
     "auth.max_failures_per_login": (1, 1_000_000),
     "auth.max_failures_per_address": (1, 1_000_000),

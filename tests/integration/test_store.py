@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -157,13 +158,13 @@ def test_unfinished_uploads_are_discarded(store: Store) -> None:
         now=T0,
     )
     # Still being stored by a live process (its last batch is recent): kept.
-    assert store.discard_unfinished_uploads(T0 + timedelta(seconds=30)) == 0
+    assert store.discard_unfinished_uploads(T0 + timedelta(minutes=5)) == 0
     with pytest.raises(errors.Conflict):
         store.start_campaign_upload(
-            sender_id=alice.id, name="half", settings=SETTINGS, now=T0 + timedelta(seconds=30)
+            sender_id=alice.id, name="half", settings=SETTINGS, now=T0 + timedelta(minutes=5)
         )
     # Idle past the limit: its process died.
-    assert store.discard_unfinished_uploads(T0 + timedelta(minutes=2)) == 1
+    assert store.discard_unfinished_uploads(T0 + timedelta(minutes=11)) == 1
     assert store.calls(alice.id) == []
     assert store.campaign_rejections(campaign.id) == []
     # The name is free again for the client's retry.
@@ -181,7 +182,7 @@ def test_a_retried_upload_takes_over_a_dead_one(store: Store) -> None:
         now=T0,
     )
     retry = store.start_campaign_upload(
-        sender_id=alice.id, name="n", settings=SETTINGS, now=T0 + timedelta(minutes=5)
+        sender_id=alice.id, name="n", settings=SETTINGS, now=T0 + timedelta(minutes=11)
     )
     assert retry.state is campaigns.CampaignState.LOADING
     assert store.calls(alice.id) == []  # the dead upload's calls are gone
@@ -250,3 +251,58 @@ def test_unavailable_database_is_reported() -> None:
     broken = Store.open("postgresql://nobody@127.0.0.1:1/none")
     with pytest.raises(errors.Unavailable):
         broken.ping()
+
+
+def test_an_upload_taken_for_dead_cannot_finish(store: Store) -> None:
+    """A stalled upload that housekeeping discarded must not answer "queued" later."""
+    alice = add_sender(store)
+    campaign = store.start_campaign_upload(
+        sender_id=alice.id, name="slow", settings=SETTINGS, now=T0
+    )
+    batch = [calls.NewCall("15551234567", line=1)]
+    store.add_campaign_batch(
+        sender_id=alice.id, campaign=campaign, new_calls=batch, rejections=[], now=T0
+    )
+    assert store.discard_unfinished_uploads(T0 + timedelta(minutes=11)) == 1
+    with pytest.raises(errors.Unavailable, match="send it again"):
+        store.add_campaign_batch(
+            sender_id=alice.id, campaign=campaign, new_calls=batch, rejections=[], now=T0
+        )
+    with pytest.raises(errors.Unavailable, match="send it again"):
+        store.finish_campaign_upload(campaign.id, T0)
+    assert store.calls(alice.id) == []
+
+
+def test_call_ids_are_never_reused(store: Store) -> None:
+    alice = add_sender(store)
+    campaign = store.start_campaign_upload(sender_id=alice.id, name="a", settings=SETTINGS, now=T0)
+    [first] = store.add_campaign_batch(
+        sender_id=alice.id,
+        campaign=campaign,
+        new_calls=[calls.NewCall("15551234567", line=1)],
+        rejections=[],
+        now=T0,
+    )
+    store.discard_campaign_upload(campaign.id)
+    again = store.start_campaign_upload(sender_id=alice.id, name="a", settings=SETTINGS, now=T0)
+    assert again.id != campaign.id
+    [second] = store.add_campaign_batch(
+        sender_id=alice.id,
+        campaign=again,
+        new_calls=[calls.NewCall("15551234567", line=1)],
+        rejections=[],
+        now=T0,
+    )
+    assert second > first
+    default = store.default_campaign(alice.id, T0)
+    [single] = store.queue_calls(
+        [CallToQueue(alice.id, default.id, calls.NewCall("15551234567"), SETTINGS, T0)]
+    )
+    assert single > second
+
+
+def test_database_errors_do_not_leak_their_text(tmp_path: Path) -> None:
+    broken = Store.open("postgresql://secretuser@127.0.0.1:1/secretdb")
+    with pytest.raises(errors.Unavailable) as caught:
+        broken.ping()
+    assert "secret" not in str(caught.value)

@@ -5,11 +5,14 @@ under a key that lives only in this process's memory, next to the argon2 hash it
 checked against. A later request with the same login pays one HMAC and one
 constant-time compare. Because the sender row (and its hash) is read on every
 request, a PIN changed anywhere (CLI, another process) no longer matches the
-remembered hash and the entry is ignored; ``forget()`` drops it at once in-process.
+remembered hash and the entry is ignored.
 
-Failed logins are counted per login and per client address in a sliding window;
-past the limit, further attempts are refused with ``Throttled`` (a clear answer
-with a retry time, never a hang) until the oldest failure leaves the window.
+Failed logins are counted in a sliding window per login from one client address, per
+login from every address (a limit ten times higher, so one guesser cannot lock a
+sender out of its own integration) and per address; past a limit, further attempts
+are refused with ``Throttled`` (a clear answer with a retry time, never a hang) until
+the oldest failure leaves the window. argon2 checks still running count too, so a
+burst of concurrent guesses is cut at the limit.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import collections
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,8 +35,8 @@ from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import Clock
 from vxdial.store import Credentials, Store
 
-_MAX_TRACKED = 100_000
-ARGON2_CONCURRENCY = 2  # bound on remembered logins/addresses, so memory stays bounded
+_MAX_TRACKED = 100_000  # bound on remembered logins/addresses, so memory stays bounded
+ARGON2_CONCURRENCY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,11 @@ class _Remembered:
 
 
 class LoginThrottle:
-    """Sliding-window counts of failed logins per key (a login, or an address)."""
+    """Sliding-window counts of failed logins per key, plus checks still running.
+
+    A check still running counts against the limit, so a burst of concurrent guesses
+    is cut at the limit instead of all being verified before the first one fails.
+    """
 
     def __init__(self, clock: Clock, limit: int, window_s: float) -> None:
         self._clock = clock
@@ -52,22 +60,39 @@ class LoginThrottle:
         self._failures: collections.OrderedDict[str, collections.deque[datetime]] = (
             collections.OrderedDict()
         )
+        self._running: collections.Counter[str] = collections.Counter()
 
     def retry_after_s(self, key: str) -> int | None:
         """Seconds until ``key`` may try again, or None if it may now."""
         failures = self._failures.get(key)
-        if failures is None:
+        count = self._running[key]
+        if failures is not None:
+            now = self._clock.now()
+            while failures and failures[0] <= now - self._window:
+                failures.popleft()
+            if not failures:
+                del self._failures[key]
+                failures = None
+            else:
+                count += len(failures)
+        if count < self._limit:
             return None
-        now = self._clock.now()
-        while failures and failures[0] <= now - self._window:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-            return None
-        if len(failures) < self._limit:
-            return None
-        wait = failures[0] + self._window - now
+        if failures is None or len(failures) < self._limit:
+            return 1  # checks still running fill the limit: they end within a second
+        wait = failures[0] + self._window - self._clock.now()
         return max(1, int(wait.total_seconds() + 0.999))
+
+    def begin(self, key: str) -> None:
+        """A check for ``key`` starts."""
+        self._running[key] += 1
+
+    def end(self, key: str, *, failed: bool) -> None:
+        """The check started by ``begin`` ended."""
+        self._running[key] -= 1
+        if self._running[key] <= 0:
+            del self._running[key]
+        if failed:
+            self.fail(key)
 
     def fail(self, key: str) -> None:
         failures = self._failures.setdefault(key, collections.deque(maxlen=self._limit))
@@ -97,8 +122,14 @@ class Authenticator:
         self._cache_for = timedelta(seconds=settings.pin_cache_s)
         self._key = secrets.token_bytes(32)
         self._remembered: collections.OrderedDict[str, _Remembered] = collections.OrderedDict()
-        self._by_login = LoginThrottle(
+        # Guessing is limited per login from one address; a login's total from every
+        # address has a ceiling ten times higher, so one guesser cannot lock a sender
+        # out of its own integration, and many guessers together still stop.
+        self._by_login_and_address = LoginThrottle(
             clock, settings.max_failures_per_login, settings.failure_window_s
+        )
+        self._by_login = LoginThrottle(
+            clock, settings.max_failures_per_login * 10, settings.failure_window_s
         )
         self._by_address = LoginThrottle(
             clock, settings.max_failures_per_address, settings.failure_window_s
@@ -114,32 +145,66 @@ class Authenticator:
         self, login: str, pin: str, address: str | None, *, role: campaigns.Role | None = None
     ) -> campaigns.Sender:
         """The account for ``login`` if ``pin`` is its PIN (and, if given, it has ``role``)."""
-        address_key = f"addr:{address}" if address else None
-        login_key = f"login:{login}"
-        for throttle, key in ((self._by_login, login_key), (self._by_address, address_key)):
-            if key is not None:
-                wait = throttle.retry_after_s(key)
-                if wait is not None:
-                    raise errors.Throttled(wait)
-        if not login or not pin or len(login) > LOGIN_MAX or len(pin) > PIN_MAX:
-            self._failed(login_key, address_key)
+        keys = self._throttle_keys(login, address)
+        self._check_throttles(keys)
+        if (
+            not login
+            or not pin
+            or len(login) > LOGIN_MAX
+            or len(pin) > PIN_MAX
+            or not login.isprintable()
+            or not pin.isprintable()
+        ):
+            self._failed(keys)
             raise errors.NotAuthorized()
         found = await self._credentials(login)
         if found is None:
-            async with self._argon2_slots:
-                await anyio.to_thread.run_sync(self._hasher.verify_decoy, pin)
-            self._failed(login_key, address_key)
+            await self._verify_counted(keys, self._hasher.verify_decoy_ok, pin)
             raise errors.NotAuthorized()
-        if not await self._pin_matches(login, pin, found.pin_hash):
-            self._failed(login_key, address_key)
+        if not await self._pin_matches(login, pin, found.pin_hash, keys):
             raise errors.NotAuthorized()
-        self._by_login.reset(login_key)
+        self._by_login_and_address.reset(keys[0][1])
         sender = found.sender
         if not sender.enabled:
             raise errors.Forbidden("this account is disabled")
         if role is not None and sender.role is not role:
             raise errors.Forbidden(f"the {sender.role.value} account cannot do this")
         return sender
+
+    def _throttle_keys(self, login: str, address: str | None) -> list[tuple[LoginThrottle, str]]:
+        keys = [(self._by_login_and_address, f"{login}\x00{address}"), (self._by_login, login)]
+        if address:
+            keys.append((self._by_address, address))
+        return keys
+
+    def _check_throttles(self, keys: list[tuple[LoginThrottle, str]]) -> None:
+        for throttle, key in keys:
+            wait = throttle.retry_after_s(key)
+            if wait is not None:
+                raise errors.Throttled(wait)
+
+    def _failed(self, keys: list[tuple[LoginThrottle, str]]) -> None:
+        self.failures += 1
+        for throttle, key in keys:
+            throttle.fail(key)
+
+    async def _verify_counted(
+        self, keys: list[tuple[LoginThrottle, str]], verify: Callable[..., bool], *args: str
+    ) -> bool:
+        """Run one argon2 check, counted as running against every throttle key."""
+        self._check_throttles(keys)
+        for throttle, key in keys:
+            throttle.begin(key)
+        ok = False
+        try:
+            async with self._argon2_slots:
+                ok = await anyio.to_thread.run_sync(verify, *args)
+        finally:
+            for throttle, key in keys:
+                throttle.end(key, failed=not ok)
+            if not ok:
+                self.failures += 1
+        return ok
 
     async def _credentials(self, login: str) -> Credentials | None:
         # Requests for one login that arrive while its row is being read share that
@@ -151,11 +216,9 @@ class Authenticator:
             flight.add_done_callback(lambda _: self._reads.pop(login, None))
         return await asyncio.shield(flight)
 
-    def forget(self, login: str) -> None:
-        """Drop what is remembered for ``login`` (its PIN changed, or it was disabled)."""
-        self._remembered.pop(login, None)
-
-    async def _pin_matches(self, login: str, pin: str, pin_hash: str) -> bool:
+    async def _pin_matches(
+        self, login: str, pin: str, pin_hash: str, keys: list[tuple[LoginThrottle, str]]
+    ) -> bool:
         mac = hmac.new(self._key, pin.encode(), hashlib.sha256).digest()
         if self._is_remembered(login, pin_hash, mac):
             return True
@@ -165,11 +228,13 @@ class Authenticator:
         flight = self._in_flight.get(flight_key)
         if flight is not None:
             await flight.wait()
-            return self._is_remembered(login, pin_hash, mac)
+            if self._is_remembered(login, pin_hash, mac):
+                return True
+            self._failed(keys)
+            return False
         flight = self._in_flight[flight_key] = anyio.Event()
         try:
-            async with self._argon2_slots:
-                ok = await anyio.to_thread.run_sync(self._hasher.verify, pin_hash, pin)
+            ok = await self._verify_counted(keys, self._hasher.verify, pin_hash, pin)
             if ok:
                 until = self._clock.now() + self._cache_for
                 self._remembered[login] = _Remembered(pin_hash, mac, until)
@@ -189,9 +254,3 @@ class Authenticator:
             and remembered.pin_hash == pin_hash
             and hmac.compare_digest(remembered.pin_mac, mac)
         )
-
-    def _failed(self, login_key: str, address_key: str | None) -> None:
-        self.failures += 1
-        self._by_login.fail(login_key)
-        if address_key is not None:
-            self._by_address.fail(address_key)

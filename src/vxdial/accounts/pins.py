@@ -78,9 +78,10 @@ class PinHasher:
         except argon2.exceptions.InvalidHashError:
             return False
 
-    def verify_decoy(self, pin: str) -> None:
+    def verify_decoy_ok(self, pin: str) -> bool:
         """Spend a verification's time when the login does not exist, so the time an
-        answer takes does not tell whether it does."""
+        answer takes does not tell whether it does; always False."""
         if self._decoy is None:
             self._decoy = self._hasher.hash(secrets.token_hex(16))
         self.verify(self._decoy, pin)
+        return False

@@ -7,6 +7,7 @@ truncated silently; an empty value counts as absent (HTML forms send every field
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ LENGTHS = {
     "expiration_time": 80,
 }
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 FieldValue = str | int | None
 T = TypeVar("T")
 
@@ -73,6 +75,10 @@ class _Problems:
         limit = LENGTHS.get(name)
         if limit is not None and len(text) > limit:
             self.found.append(errors.InvalidInput(name, f"is longer than {limit} characters"))
+            return None
+        if CONTROL_CHARACTERS.search(text):
+            # NUL cannot be stored at all, and the others break logs, CSV and XML.
+            self.found.append(errors.InvalidInput(name, "must not contain control characters"))
             return None
         return text
 
@@ -131,6 +137,7 @@ def parse_campaign_request(
     name = problems.text("campaign_name", required=True)
     if name is not None and not name.isprintable():
         problems.add("campaign_name", "must not contain control characters")
+        name = None
     elif name == DEFAULT_CAMPAIGN_NAME:
         problems.add("campaign_name", '"default" is where single calls go; choose another name')
     if has_phone_list is False:

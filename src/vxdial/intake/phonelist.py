@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from vxdial.domain import calls, errors, numbers
+from vxdial.intake.fields import CONTROL_CHARACTERS
 
 MAX_FIELDS = 3
 PHONE_MAX = 128
@@ -33,6 +34,7 @@ _FIELD_LIMITS = (
     ("call_parameters", TEXT_MAX),
 )
 _REPLACEMENT = "\ufffd"  # what undecodable bytes become
+_CONTROL = CONTROL_CHARACTERS
 _LINE_ENDS = "\r\n"
 _READ = MAX_LINE + 2  # a longest line with its CRLF
 
@@ -138,7 +140,7 @@ def read_phone_list(
             )
             continue
         # One cheap test clears the common, short line; longer ones get each field checked.
-        if len(record) > PHONE_MAX or _REPLACEMENT in record:
+        if len(record) > PHONE_MAX or _REPLACEMENT in record or not record.isprintable():
             problem = _field_problem((phone, reference, parameters))
             if problem is not None:
                 yield Rejected(line, problem)
@@ -172,4 +174,6 @@ def _field_problem(fields: tuple[str, str, str]) -> str | None:
             return f"{name}: is longer than {limit} characters"
         if _REPLACEMENT in value:
             return f"{name}: is not valid UTF-8 text"
+        if _CONTROL.search(value):
+            return f"{name}: must not contain control characters"
     return None

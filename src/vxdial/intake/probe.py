@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 
 import aiohttp
 
+from vxdial.config import HttpSettings
 from vxdial.domain import errors
 from vxdial.domain.clock import Clock
+from vxdial.egress import EgressPolicy
 
 _MAX_TRUSTED = 10_000
 
@@ -29,8 +31,10 @@ class UrlProbe:
         *,
         timeout_s: float,
         trust_s: float,
+        policy: EgressPolicy | None = None,
     ) -> None:
         self._session = session
+        self._policy = policy or EgressPolicy(HttpSettings().deny_networks)
         self._clock = clock
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._timeout_s = timeout_s
@@ -68,6 +72,10 @@ class UrlProbe:
             raise errors.InvalidInput(field, problem)
 
     async def _get(self, url: str) -> str | None:
+        try:
+            self._policy.check_url(url)
+        except ValueError as exc:
+            return f"GET {url} refused: {exc}"
         self.requests_sent += 1
         try:
             async with self._session.get(

@@ -9,11 +9,13 @@ the list again. Nothing acknowledged is ever lost, and nothing is half-accepted.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 import anyio.to_thread
@@ -88,6 +90,7 @@ class Intake:
         self._probe = probe
         self._settings = settings
         self._default_campaigns: dict[int, int] = {}
+        self._uploads = threading.BoundedSemaphore(settings.max_concurrent_uploads)
         self._single_calls: GroupCommit[CallToQueue, int] = GroupCommit(
             lambda group: store.run(store.queue_calls, group)
         )
@@ -103,6 +106,11 @@ class Intake:
         uploads = await self._store.run(self._store.discard_unfinished_uploads, now)
         keys = await self._store.run(self._store.expire_idempotency_keys, now - IDEMPOTENCY_KEEP)
         return uploads, keys
+
+    def upload_slot(self) -> UploadSlot:
+        """A slot for one phone_list upload, taken before the body is read (it is
+        spooled to disk before login and PIN can be checked); all taken: ``Unavailable``."""
+        return UploadSlot(self._uploads)
 
     async def check_urls(self, settings: calls.CallSettings) -> None:
         """Probe start_url and result_url; raises ``InvalidInputs`` naming the failures."""
@@ -131,26 +139,38 @@ class Intake:
             if replay is not None:
                 call = await self._store.run(self._store.call, sender.id, replay)
                 return QueuedCall(call.id, call.campaign_id, call.settings, replayed=True)
+        submitted = False
         try:
             await self.check_urls(request.settings)
             now = self._clock.now()
+            settings = _not_before(request.settings, now)
             default_id = await self._default_campaign_id(sender)
+            submitted = True
             call_id = await self._single_calls.submit(
                 CallToQueue(
                     sender_id=sender.id,
                     campaign_id=default_id,
                     call=request.call,
-                    settings=request.settings,
+                    settings=settings,
                     now=now,
                     idempotency_key=None if idempotency is None else idempotency.key,
                 )
             )
-        except BaseException:
+        except Exception:
+            # A check failed, or the write failed and rolled back: the key is free again.
             if idempotency is not None:
-                await self._release(sender, idempotency)
+                with anyio.CancelScope(shield=True):
+                    await self._release(sender, idempotency)
+            raise
+        except BaseException:
+            # Cancelled. Once handed to the group write, the call may yet be committed
+            # (recording the key with it): only an unsubmitted request frees its key.
+            if idempotency is not None and not submitted:
+                with anyio.CancelScope(shield=True):
+                    await self._release(sender, idempotency)
             raise
         self.lines_queued += 1
-        return QueuedCall(call_id, default_id, request.settings)
+        return QueuedCall(call_id, default_id, settings)
 
     async def _default_campaign_id(self, sender: campaigns.Sender) -> int:
         # A sender's default campaign never changes once it exists: look it up once.
@@ -181,12 +201,13 @@ class Intake:
                 return await self._replayed_upload(sender, replay)
         try:
             await self.check_urls(request.settings)
+            now = self._clock.now()
             campaign = await self._store.run(
                 self._store.start_campaign_upload,
                 sender_id=sender.id,
                 name=request.campaign_name,
-                settings=request.settings,
-                now=self._clock.now(),
+                settings=_not_before(request.settings, now),
+                now=now,
             )
             try:
                 queued, rejected = await anyio.to_thread.run_sync(
@@ -310,6 +331,33 @@ class Intake:
         summary = await self._store.run(self._store.campaign, sender.id, campaign_id)
         rejected = await self._store.run(self._store.count_campaign_rejections, campaign_id)
         return CampaignUpload(summary.campaign, summary.total, rejected, replayed=True)
+
+
+class UploadSlot:
+    """Entered: holds one of the concurrent-upload slots, or raises ``Unavailable``."""
+
+    def __init__(self, slots: threading.BoundedSemaphore) -> None:
+        self._slots = slots
+        self._held = False
+
+    def __enter__(self) -> UploadSlot:
+        if not self._slots.acquire(blocking=False):
+            raise errors.Unavailable("too many phone lists are being uploaded; try again shortly")
+        self._held = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+
+def _not_before(settings: calls.CallSettings, now: datetime) -> calls.CallSettings:
+    """The settings with a first attempt no earlier than ``now`` (the URL probe may
+    have taken seconds since the fields were read)."""
+    if settings.scheduled_at >= now:
+        return settings
+    return dataclasses.replace(settings, scheduled_at=now)
 
 
 class NoGoodLines(errors.InvalidInput):

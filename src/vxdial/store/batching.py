@@ -23,7 +23,8 @@ class GroupCommit(Generic[Item, Result]):
     """``await submit(item)`` -> the result ``write(items)`` gave for it.
 
     ``write`` stores a whole group in one transaction and returns one result per item,
-    in order; if it raises, every submitter of that group gets the exception.
+    in order. If a group fails, its items are written again one at a time, so each
+    submitter gets its own item's result or exception.
     """
 
     def __init__(self, write: Callable[[list[Item]], Awaitable[Sequence[Result]]]) -> None:
@@ -43,13 +44,31 @@ class GroupCommit(Generic[Item, Result]):
             group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
             try:
                 results = await self._write([item for item, _ in group])
+            except Exception as exc:
+                if len(group) == 1:
+                    if not group[0][1].done():
+                        group[0][1].set_exception(exc)
+                    continue
+                # One bad item must not fail the others: write each on its own.
+                for entry in group:
+                    await self._write_alone(entry)
+                continue
             except BaseException as exc:
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
+                raise
             for (_, future), result in zip(group, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+    async def _write_alone(self, entry: tuple[Item, asyncio.Future[Result]]) -> None:
+        item, future = entry
+        try:
+            [result] = await self._write([item])
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+from vxdial.store.engine import WRITE_OPTION
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -19,12 +22,24 @@ def alembic_config() -> Config:
     return config
 
 
+# Any constant will do: it names the lock that processes migrating together take turns on.
+_PG_MIGRATION_LOCK = 0x7678_6469  # "vxdi"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe to run when already there."""
+    """Bring the schema to ``revision``; safe to run when already there, and when several
+    processes start at once (they take turns: an advisory lock on PostgreSQL, the write
+    lock of BEGIN IMMEDIATE on SQLite)."""
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{WRITE_OPTION: True})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -10,6 +10,7 @@ write latency flat under concurrency; other processes still wait via busy_timeou
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,11 +34,17 @@ from vxdial.store.queries import senders as sender_queries
 from vxdial.store.queries.idempotency import KeyRecord
 from vxdial.store.queries.senders import Credentials
 
-# A loading campaign that stored no batch for this long belongs to a dead process.
-UPLOAD_IDLE_LIMIT = timedelta(seconds=60)
+# A loading campaign that stored no batch for this long belongs to a dead process. An
+# upload stores a batch every fraction of a second; the margin covers stalls and clock
+# skew between hosts sharing one PostgreSQL.
+UPLOAD_IDLE_LIMIT = timedelta(minutes=10)
+
+log = logging.getLogger("vxdial.store")
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+_UPLOAD_LOST = "the upload was interrupted for too long and discarded; send it again"
 
 __all__ = ["CallToQueue", "Credentials", "KeyRecord", "Store"]
 
@@ -54,6 +61,22 @@ class CallToQueue:
     idempotency_key: str | None = None
 
 
+@contextlib.contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Database errors leave the store as ``Unavailable``, their text only in the log
+    (it may name hosts and users; clients see a plain reason)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        log.error("store.database_error error=%s", exc.orig)
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            raise errors.Unavailable("the database is unavailable; try again") from exc
+        raise errors.Unavailable("the database could not store this request") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("store.error error=%s", exc)
+        raise errors.Unavailable("the database is unavailable; try again") from exc
+
+
 class Store:
     """The database behind vxdial (SQLite file or PostgreSQL)."""
 
@@ -66,8 +89,8 @@ class Store:
         self._limiter = anyio.CapacityLimiter(threads)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        return cls(engines.create_engine(url))
+    def open(cls, url: str, *, pool_size: int = 10) -> Store:
+        return cls(engines.create_engine(url, pool_size=pool_size))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -78,34 +101,25 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        try:
-            with self._write_lock, self.engine.connect() as conn:
-                conn = conn.execution_options(**{engines.WRITE_OPTION: True})
-                with conn.begin():
-                    yield conn
-        except sa.exc.OperationalError as exc:
-            raise errors.Unavailable(f"database: {exc.orig}") from exc
+        with _translated_errors(), self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{engines.WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
     @contextlib.contextmanager
     def _read(self, *, snapshot: bool = False) -> Iterator[Connection]:
         """A read; ``snapshot=True`` when several statements must see the same state."""
-        try:
-            with self.engine.connect() as conn:
-                if not snapshot:
-                    conn = conn.execution_options(**{engines.AUTOCOMMIT_READ_OPTION: True})
-                with conn.begin():
-                    yield conn
-        except sa.exc.OperationalError as exc:
-            raise errors.Unavailable(f"database: {exc.orig}") from exc
+        with _translated_errors(), self.engine.connect() as conn:
+            if not snapshot:
+                conn = conn.execution_options(**{engines.AUTOCOMMIT_READ_OPTION: True})
+            with conn.begin():
+                yield conn
 
     # -- schema ---------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Apply every pending migration."""
-        if self.is_sqlite:
-            with self._write_lock:
-                migrate.upgrade(self.engine)
-        else:
+        """Apply every pending migration (processes starting together take turns)."""
+        with _translated_errors(), self._write_lock:
             migrate.upgrade(self.engine)
 
     def ping(self) -> None:
@@ -253,7 +267,10 @@ class Store:
                 now=now,
             )
             campaign_queries.insert_rejections(conn, campaign.id, rejections)
-            campaign_queries.touch_campaign(conn, campaign.id, now)  # the upload is alive
+            # The heartbeat of the upload; if housekeeping took it for dead meanwhile,
+            # nothing of this batch is kept and the client is told to send it again.
+            if not campaign_queries.touch_loading(conn, campaign.id, now):
+                raise errors.Unavailable(_UPLOAD_LOST)
         return ids
 
     def finish_campaign_upload(
@@ -261,9 +278,8 @@ class Store:
     ) -> None:
         """Make a loaded campaign active (and so visible and dialable), atomically."""
         with self._write() as conn:
-            campaign_queries.set_campaign_state(
-                conn, campaign_id, campaigns.CampaignState.ACTIVE, now
-            )
+            if not campaign_queries.finish_loading(conn, campaign_id, now):
+                raise errors.Unavailable(_UPLOAD_LOST)
             if idempotency_key is not None:
                 sender_id, key = idempotency_key
                 key_queries.complete_key(

@@ -23,7 +23,9 @@ metadata = sa.MetaData(
     }
 )
 
-# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (and so autoincrementing).
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (and so autoincrementing);
+# tables whose ids reach clients also say AUTOINCREMENT, so an id is never issued twice
+# (without it, SQLite reuses the largest id after a delete).
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -68,6 +70,7 @@ senders = sa.Table(
     sa.Column("result_secret", sa.String(64), nullable=False),
     sa.Column("created_at", Millis, nullable=False),
     sa.Column("pin_changed_at", Millis, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 campaigns = sa.Table(
@@ -88,6 +91,7 @@ campaigns = sa.Table(
     sa.Column("created_at", Millis, nullable=False),
     sa.Column("updated_at", Millis, nullable=False),
     sa.UniqueConstraint("sender_id", "name"),
+    sqlite_autoincrement=True,
 )
 
 # No foreign keys on ``calls``: it takes a million rows per upload, and on PostgreSQL
@@ -121,6 +125,7 @@ calls = sa.Table(
     sa.Index(None, "campaign_id", "id"),
     sa.Index(None, "sender_id", "id"),
     sa.Index(None, "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
 )
 
 campaign_rejections = sa.Table(

@@ -133,13 +133,42 @@ async def test_failures_per_login_are_throttled(
     auth = authenticator(store, clock, hasher, max_failures_per_login=3, failure_window_s=60)
     for _ in range(3):
         with pytest.raises(errors.NotAuthorized):
-            await auth.authenticate("alice", "0000", f"10.0.0.{_}")
+            await auth.authenticate("alice", "0000", "10.0.0.1")
     with pytest.raises(errors.Throttled) as throttled:
-        await auth.authenticate("alice", "1234", "10.0.0.9")  # even the right PIN waits
+        await auth.authenticate("alice", "1234", "10.0.0.1")  # even the right PIN waits
     assert 1 <= throttled.value.retry_after_s <= 60
     assert "try again in" in str(throttled.value)
+    # A guesser elsewhere does not lock the sender out of its own address.
+    assert (await auth.authenticate("alice", "1234", "10.0.0.2")).login == "alice"
     clock.advance(61)
-    assert (await auth.authenticate("alice", "1234", "10.0.0.9")).login == "alice"
+    assert (await auth.authenticate("alice", "1234", "10.0.0.1")).login == "alice"
+
+
+async def test_a_login_has_a_ceiling_over_all_addresses(
+    store: Store, clock: FakeClock, hasher: CountingHasher, accounts: Accounts
+) -> None:
+    auth = authenticator(
+        store, clock, hasher, max_failures_per_login=2, max_failures_per_address=1000
+    )
+    for i in range(20):  # 10 x the per-address limit, from 20 addresses
+        with pytest.raises(errors.NotAuthorized):
+            await auth.authenticate("alice", "0000", f"10.0.1.{i}")
+    with pytest.raises(errors.Throttled):
+        await auth.authenticate("alice", "1234", "10.0.2.1")
+
+
+async def test_a_burst_of_guesses_is_cut_at_the_limit(
+    store: Store, clock: FakeClock, hasher: CountingHasher, accounts: Accounts
+) -> None:
+    auth = authenticator(store, clock, hasher, max_failures_per_login=5)
+    hasher.verifications = 0
+    outcomes = await asyncio.gather(
+        *(auth.authenticate("alice", f"{i:04d}9", "10.0.0.1") for i in range(50)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, errors.NotAuthorized) for o in outcomes)
+    assert sum(isinstance(o, errors.Throttled) for o in outcomes) >= 45
+    assert hasher.verifications <= 5
 
 
 async def test_failures_per_address_are_throttled(

@@ -7,6 +7,7 @@ Every answer is HTTP 200 text/xml (see ``answers``); errors are rendered here, o
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping
 from typing import BinaryIO
 
@@ -25,6 +26,8 @@ router = APIRouter(include_in_schema=False)
 
 PREFIXES = ("/webservice", "/outbound/webservice")
 XML = "text/xml"
+INTERNAL_ERROR = "an internal error stopped this request; see the server log"
+log = logging.getLogger("vxdial.plum")
 QUEUECALL_MAX_BYTES = 64 * 1024
 
 
@@ -70,18 +73,23 @@ async def queuecall(request: Request) -> Response:
     except errors.VxdialError as exc:
         services.counters.count_plum("queuecall", "failed")
         return _xml(answers.failed("queuecall", answers.problems_of(exc)))
+    except Exception:
+        # Still the Plum answer (HTTP 200, "failed"): clients look for that word.
+        log.exception("plum.queuecall_failed")
+        services.counters.count_plum("queuecall", "failed")
+        return _xml(answers.failed("queuecall", [("request", INTERNAL_ERROR)]))
     finally:
         if form is not None:
             await form.aclose()
     services.counters.count_plum("queuecall", "queued")
-    expires = checked.settings.expires_at
+    expires = queued.settings.expires_at
     return _xml(
         answers.queued_call(
             call_id=queued.call_id,
             login=sender.login,
             phone_number=checked.call.phone_number,
-            start_url=checked.settings.start_url,
-            scheduled_timestamp=to_epoch_s(checked.settings.scheduled_at),
+            start_url=queued.settings.start_url,
+            scheduled_timestamp=to_epoch_s(queued.settings.scheduled_at),
             expiration_timestamp=0 if expires is None else to_epoch_s(expires),
         )
     )
@@ -91,9 +99,11 @@ async def queuecalls(request: Request) -> Response:
     services = _services(request)
     form: Form | None = None
     answer: answers.CampaignAnswer | None = None
+    slot = services.intake.upload_slot()
     try:
         if request.method != "POST":
             raise errors.InvalidInput("request", "queuecalls.php takes a POST")
+        slot.__enter__()
         content_type = request.headers.get("content-type", "")
         if not content_type.lower().startswith("multipart/form-data"):
             raise errors.InvalidInput(
@@ -128,11 +138,18 @@ async def queuecalls(request: Request) -> Response:
         if answer is not None:
             answer.close()
         return _xml(answers.failed("queuecalls", answers.problems_of(exc)))
+    except Exception:
+        log.exception("plum.queuecalls_failed")
+        services.counters.count_plum("queuecalls", "failed")
+        if answer is not None:
+            answer.close()
+        return _xml(answers.failed("queuecalls", [("request", INTERNAL_ERROR)]))
     except BaseException:
         if answer is not None:
             answer.close()
         raise
     finally:
+        slot.__exit__(None, None, None)
         if form is not None:
             await form.aclose()
     services.counters.count_plum("queuecalls", "queued")

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -51,8 +51,12 @@ async def current_sender(
 
 
 SenderDep = Annotated[campaigns.Sender, Depends(current_sender)]
+MAX_ID = 2**63 - 1  # ids are 64-bit; larger numbers are refused, not sent to the database
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
-After = Annotated[int, Query(ge=0, description="the next_after of the previous page")]
+After = Annotated[int, Query(ge=0, le=MAX_ID, description="the next_after of the previous page")]
+CallId = Annotated[int, Path(ge=1, le=MAX_ID)]
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
+CampaignFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 IdempotencyHeader = Annotated[
     str | None,
     Header(
@@ -69,7 +73,23 @@ async def me(sender: SenderDep) -> models.Me:
     return models.Me.of(sender)
 
 
-@router.post("/calls", status_code=201, response_model=models.Call, responses=_ERROR_RESPONSES)
+@router.post("/me/rotate-secret", response_model=models.Me, responses=_ERROR_RESPONSES)
+async def rotate_secret(sender: SenderDep, svc: ServicesDep) -> models.Me:
+    """Replace your result signing secret; the answer shows the new one.
+
+    Every result_url post signed from now on uses it.
+    """
+    rotated = await svc.store.run(svc.accounts.rotate_secret, sender.login)
+    return models.Me.of(rotated)
+
+
+@router.post(
+    "/calls",
+    status_code=201,
+    response_model=models.Call,
+    responses=_ERROR_RESPONSES,
+    max_body_size=CALL_BODY_MAX_BYTES,
+)
 async def create_call(
     body: models.CallCreate,
     sender: SenderDep,
@@ -95,7 +115,7 @@ async def create_call(
 async def list_calls(
     sender: SenderDep,
     svc: ServicesDep,
-    campaign_id: int | None = None,
+    campaign_id: CampaignFilter = None,
     state: calls.CallState | None = None,
     after: After = 0,
     limit: Limit = 100,
@@ -105,7 +125,7 @@ async def list_calls(
 
 
 @router.get("/calls/{call_id}", response_model=models.Call, responses=_ERROR_RESPONSES)
-async def get_call(call_id: int, sender: SenderDep, svc: ServicesDep) -> models.Call:
+async def get_call(call_id: CallId, sender: SenderDep, svc: ServicesDep) -> models.Call:
     return models.Call.of(await svc.store.run(svc.store.call, sender.id, call_id))
 
 
@@ -158,6 +178,17 @@ async def create_campaign(
 
     Lines that cannot be queued are listed at ``/campaigns/{id}/rejections``.
     """
+    with svc.intake.upload_slot():
+        return await _upload_campaign(request, sender, svc, response, idempotency_key)
+
+
+async def _upload_campaign(
+    request: Request,
+    sender: campaigns.Sender,
+    svc: Services,
+    response: Response,
+    idempotency_key: str | None,
+) -> models.Campaign | JSONResponse:
     form = await read_form(
         request, max_bytes=svc.settings.intake.max_upload_bytes, too_large_field="phone_list"
     )
@@ -214,7 +245,9 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=models.Campaign, responses=_ERROR_RESPONSES)
-async def get_campaign(campaign_id: int, sender: SenderDep, svc: ServicesDep) -> models.Campaign:
+async def get_campaign(
+    campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
+) -> models.Campaign:
     summary = await svc.store.run(svc.store.campaign, sender.id, campaign_id)
     return models.Campaign.of(summary)
 
@@ -225,7 +258,7 @@ async def get_campaign(campaign_id: int, sender: SenderDep, svc: ServicesDep) ->
     responses=_ERROR_RESPONSES,
 )
 async def campaign_calls(
-    campaign_id: int,
+    campaign_id: CampaignId,
     sender: SenderDep,
     svc: ServicesDep,
     state: calls.CallState | None = None,
@@ -243,7 +276,11 @@ async def campaign_calls(
     responses=_ERROR_RESPONSES,
 )
 async def campaign_rejections(
-    campaign_id: int, sender: SenderDep, svc: ServicesDep, after: After = 0, limit: Limit = 100
+    campaign_id: CampaignId,
+    sender: SenderDep,
+    svc: ServicesDep,
+    after: After = 0,
+    limit: Limit = 100,
 ) -> models.Page[models.RejectedLine]:
     """The phone_list lines that were not queued, with the reason; ``after`` is a line number."""
     await svc.store.run(svc.store.campaign, sender.id, campaign_id)

@@ -124,7 +124,12 @@ def allocate_call_ids(conn: Connection, count: int) -> Sequence[int]:
             .scalars()
             .all()
         )
-    first: int = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM calls").scalar_one()
+    # AUTOINCREMENT keeps the largest id ever used in sqlite_sequence (ids of deleted
+    # calls included); an explicit id above it moves it on.
+    first: int = conn.exec_driver_sql(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'calls'), 0),"
+        " COALESCE((SELECT MAX(id) FROM calls), 0)) + 1"
+    ).scalar_one()
     return range(first, first + count)
 
 
@@ -186,7 +191,8 @@ def _sql_literal(value: int | str | None) -> str:
         return "NULL"
     if isinstance(value, int):
         return str(value)
-    assert value.isidentifier()
+    if not value.isidentifier():
+        raise ValueError(f"not a literal for SQL: {value!r}")
     return f"'{value}'"
 
 

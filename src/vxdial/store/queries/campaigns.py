@@ -144,22 +144,30 @@ def count_calls_by_state(
     return counts
 
 
-def set_campaign_state(
-    conn: Connection, campaign_id: int, state: campaigns.CampaignState, now: datetime
-) -> None:
-    """Move a campaign to ``state``."""
-    conn.execute(
+def touch_loading(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    """A loading campaign's heartbeat; False if it is no longer loading (discarded)."""
+    result = conn.execute(
         sa.update(campaigns_table)
-        .where(campaigns_table.c.id == campaign_id)
-        .values(state=state.value, updated_at=now)
+        .where(
+            campaigns_table.c.id == campaign_id,
+            campaigns_table.c.state == campaigns.CampaignState.LOADING.value,
+        )
+        .values(updated_at=now)
     )
+    return result.rowcount == 1
 
 
-def touch_campaign(conn: Connection, campaign_id: int, now: datetime) -> None:
-    """Mark a campaign as worked on now (a loading campaign's heartbeat)."""
-    conn.execute(
-        sa.update(campaigns_table).where(campaigns_table.c.id == campaign_id).values(updated_at=now)
+def finish_loading(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    """Make a loading campaign active; False if it is no longer loading (discarded)."""
+    result = conn.execute(
+        sa.update(campaigns_table)
+        .where(
+            campaigns_table.c.id == campaign_id,
+            campaigns_table.c.state == campaigns.CampaignState.LOADING.value,
+        )
+        .values(state=campaigns.CampaignState.ACTIVE.value, updated_at=now)
     )
+    return result.rowcount == 1
 
 
 def stale_loading_campaign_ids(

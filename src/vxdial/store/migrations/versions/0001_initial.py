@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("pin_changed_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_senders")),
         sa.UniqueConstraint("login", name=op.f("uq_senders_login")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "campaigns",
@@ -52,6 +53,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
         sa.UniqueConstraint("sender_id", "name", name=op.f("uq_campaigns_sender_id_name")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "idempotency_keys",
@@ -92,6 +94,7 @@ def upgrade() -> None:
         sa.Column("queued_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index(
