@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -63,6 +64,54 @@ class IntakeSettings:
 
 
 @dataclass(frozen=True)
+class DialerSettings:
+    # Calls up at once (dialing, ringing or connected), counted across every process
+    # sharing the database; each sender's own `lines` also applies.
+    lines: int = 100
+    # New calls per second towards the trunk, across every process.
+    cps: float = 10.0
+    ring_timeout_s: float = 30.0
+    # An answered call is hung up after this long, whatever its application does.
+    max_call_s: float = 3600.0
+    # A worker's claim on the calls it works on: renewed while it lives; when a worker
+    # dies, another takes its calls over once their claim is this old. Far above any
+    # clock skew between hosts.
+    lease_s: float = 60.0
+    # How often an idle dialer looks for due calls.
+    poll_s: float = 0.25
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    # One POST to result_url may take this long.
+    timeout_s: float = 10.0
+    # A result that is not accepted (2xx) is retried with backoff for this long.
+    retry_for_s: float = 86400.0
+    # result_url posts in flight at once, per process.
+    concurrency: int = 50
+
+
+@dataclass(frozen=True)
+class SimRule:
+    """One [[sim.rule]]: the fate of the numbers it matches (PRODUCT.md section 4)."""
+
+    match: str = "*"  # glob over the E.164 digits; the first matching rule wins
+    outcome: str = "answer"  # answer | busy | noanswer | rejected | unreachable
+    attempts: tuple[str, ...] = ()  # an outcome per attempt, the last one repeating
+    ring_seconds: float = 1.0
+    callee_type: str = "voice"  # voice | answeringmachine | fax
+    dtmf: str = ""  # keys pressed whenever the application waits for input
+    talk_seconds: float = 0.0  # the callee hangs up after this long; 0: never
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    # The simulated world's clock runs this many times faster (--sim-speed).
+    speed: float = 1.0
+    rule: tuple[SimRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     # Outbound HTTP (URL probes, VoiceXML documents, result_url) may not reach these
     # networks; see vxdial/egress.py. Loopback and private ranges are allowed.
@@ -90,6 +139,9 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    dialer: DialerSettings = field(default_factory=DialerSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    sim: SimSettings = field(default_factory=SimSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -183,8 +235,16 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
             continue
         kind = _field_type(cls, f.name)
         name = f"{prefix}{f.name}"
+        item = _table_list_item(kind)
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             values[f.name] = _build(kind, data[f.name], name + ".")
+        elif item is not None:  # [[section.name]]: a list of tables
+            entries = data[f.name]
+            if not isinstance(entries, list | tuple):
+                raise errors.InvalidInput(name, "must be a list of tables ([[...]])")
+            values[f.name] = tuple(
+                _build(item, entry, f"{name}[{i}].") for i, entry in enumerate(entries)
+            )
         else:
             values[f.name] = _coerce(name, kind, data[f.name])
     built = cls(**values)
@@ -192,8 +252,15 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
     return built
 
 
-# Settings whose values come from a fixed set, or a range.
-_CHOICES: dict[str, tuple[str, ...]] = {"telephony.driver": ("sim", "sip")}
+# Settings whose values come from a fixed set, or a range ("sim.rule" covers every
+# [[sim.rule]] entry).
+_OUTCOMES = ("answer", "busy", "noanswer", "rejected", "unreachable")
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "telephony.driver": ("sim", "sip"),
+    "sim.rule.outcome": _OUTCOMES,
+    "sim.rule.attempts": _OUTCOMES,
+    "sim.rule.callee_type": ("voice", "answeringmachine", "fax"),
+}
 _RANGES: dict[str, tuple[float, float]] = {
     "server.port": (0, 65535),
     "database.pool_size": (1, 1000),
@@ -209,6 +276,18 @@ _RANGES: dict[str, tuple[float, float]] = {
     "auth.argon2_time_cost": (1, 100),
     "auth.argon2_memory_kib": (8, 4 * 1024 * 1024),
     "auth.argon2_parallelism": (1, 64),
+    "dialer.lines": (1, 100_000),
+    "dialer.cps": (0.1, 100_000),
+    "dialer.ring_timeout_s": (1, 600),
+    "dialer.max_call_s": (1, 86400),
+    "dialer.lease_s": (5, 3600),
+    "dialer.poll_s": (0.01, 60),
+    "delivery.timeout_s": (0.1, 600),
+    "delivery.retry_for_s": (0, 30 * 86400),
+    "delivery.concurrency": (1, 10_000),
+    "sim.speed": (0.001, 100_000),
+    "sim.rule.ring_seconds": (0, 3600),
+    "sim.rule.talk_seconds": (0, 86400),
 }
 
 
@@ -223,17 +302,30 @@ def _check_values(built: Any, prefix: str) -> None:
         return
     for f in dataclasses.fields(built):
         name = f"{prefix}{f.name}"
+        rule = re.sub(r"\[\d+\]", "", name)
         value = getattr(built, f.name)
-        if name in _CHOICES and value not in _CHOICES[name]:
-            raise errors.InvalidInput(name, f"must be one of {', '.join(_CHOICES[name])}")
-        if name in _RANGES:
-            low, high = _RANGES[name]
+        choices = _CHOICES.get(rule)
+        if choices is not None:
+            for one in value if isinstance(value, tuple) else (value,):
+                if one not in choices:
+                    raise errors.InvalidInput(name, f"must be one of {', '.join(choices)}")
+        if rule in _RANGES:
+            low, high = _RANGES[rule]
             if not low <= value <= high:
                 raise errors.InvalidInput(name, f"must be from {_number(low)} to {_number(high)}")
 
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _table_list_item(kind: Any) -> type[Any] | None:
+    """X for a ``tuple[X, ...]`` of dataclasses, else None."""
+    if typing.get_origin(kind) is tuple:
+        args = typing.get_args(kind)
+        if args and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+            return args[0]
+    return None
 
 
 def _field_type(cls: type[Any], name: str) -> Any:

@@ -226,7 +226,8 @@ def test_port_out_of_range(tmp_path: Path, port: int) -> None:
         assert (error.field, error.reason) == ("server.port", "must be from 0 to 65535")
 
 
-RANGES = sorted(config._RANGES.items())
+# Ranges of plain section keys; those of [[sim.rule]] entries are tested below.
+RANGES = sorted((k, v) for k, v in config._RANGES.items() if k.count(".") == 1)
 
 
 @pytest.mark.parametrize(("key", "bounds"), RANGES, ids=[key for key, _ in RANGES])
@@ -270,10 +271,13 @@ def test_non_finite_floats_are_out_of_range(tmp_path: Path, value: str) -> None:
 
 def test_the_defaults_are_in_range() -> None:
     defaults = config.Settings()
-    for key in config._RANGES:
+    for key, (low, high) in RANGES:
         section, name = key.split(".")
-        low, high = config._RANGES[key]
         assert low <= getattr(getattr(defaults, section), name) <= high
+    rule = config.SimRule()
+    for key, (low, high) in config._RANGES.items():
+        if key.startswith("sim.rule."):
+            assert low <= getattr(rule, key.rsplit(".", 1)[1]) <= high
 
 
 # Time zone.
@@ -371,6 +375,8 @@ def test_every_setting_has_a_known_environment_variable() -> None:
             continue
         for key in dataclasses.fields(getattr(config.Settings(), section.name)):
             value = getattr(getattr(config.Settings(), section.name), key.name)
+            if key.name == "rule":
+                continue  # [[sim.rule]] tables exist only in the file
             if isinstance(value, tuple):
                 value = ",".join(value)
             environ[f"VXDIAL_{section.name}_{key.name}".upper()] = str(value)
@@ -463,3 +469,39 @@ def test_with_overrides_in_an_unknown_section_raises_invalid_input() -> None:
     with pytest.raises(errors.InvalidInput) as caught:
         config.Settings().with_overrides({"sip.trunk": "sip:192.0.2.10"})
     assert (caught.value.field, caught.value.reason) == ("sip.trunk", "is not a known setting")
+
+
+def test_sim_rules_are_a_list_of_tables(tmp_path: Path) -> None:
+    path = tmp_path / "vxdial.toml"
+    path.write_text(
+        "[sim]\nspeed = 20\n"
+        '[[sim.rule]]\nmatch = "1555000*"\noutcome = "busy"\nattempts = ["busy", "answer"]\n'
+        'ring_seconds = 2.0\ncallee_type = "answeringmachine"\ndtmf = "1#"\n'
+        "talk_seconds = 60\n"
+        '[[sim.rule]]\nmatch = "*"\n'
+    )
+    sim = config.load(path, environ={}).sim
+    assert sim.speed == 20
+    assert sim.rule == (
+        config.SimRule("1555000*", "busy", ("busy", "answer"), 2.0, "answeringmachine", "1#", 60),
+        config.SimRule("*"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "reason"),
+    [
+        ('outcome = "maybe"', "sim.rule[0].outcome", "must be one of answer, busy, noanswer"),
+        ('attempts = ["busy", "x"]', "sim.rule[0].attempts", "must be one of answer, busy"),
+        ('callee_type = "robot"', "sim.rule[0].callee_type", "must be one of voice"),
+        ("ring_seconds = -1", "sim.rule[0].ring_seconds", "must be from 0 to 3600"),
+        ("talk_seconds = 99999999", "sim.rule[0].talk_seconds", "must be from 0 to 86400"),
+        ("colour = 1", "sim.rule[0].colour", "is not a known setting"),
+    ],
+)
+def test_bad_sim_rules_name_the_entry(tmp_path: Path, table: str, field: str, reason: str) -> None:
+    path = tmp_path / "vxdial.toml"
+    path.write_text(f'[[sim.rule]]\nmatch = "1*"\n{table}\n')
+    error = invalid(config_path=path)
+    assert error.field == field
+    assert error.reason.startswith(reason)

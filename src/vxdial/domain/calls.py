@@ -73,6 +73,38 @@ def can_move(current: CallState, target: CallState) -> bool:
     return target in TRANSITIONS[current]
 
 
+class Outcome(StrEnum):
+    """How one attempt ended at the far end (PRODUCT.md sections 3 and 4)."""
+
+    ANSWER = "answer"  # someone (or something) picked up
+    BUSY = "busy"  # SIP 486/600
+    NOANSWER = "noanswer"  # SIP 408/480 or the ring timeout
+    REJECTED = "rejected"  # SIP 603
+    UNREACHABLE = "unreachable"  # any other failure to set the call up
+
+    @property
+    def answered(self) -> bool:
+        return self is Outcome.ANSWER
+
+
+class CalleeType(StrEnum):
+    """Who answered (for answered calls; ``unknown`` when the driver cannot tell)."""
+
+    VOICE = "voice"
+    ANSWERINGMACHINE = "answeringmachine"
+    FAX = "fax"
+    UNKNOWN = "unknown"
+
+
+class FinalResult(StrEnum):
+    """The ``result`` posted to result_url: the call's final state."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+
+
 @dataclass(frozen=True, slots=True)
 class CallSettings:
     """What applies to every attempt of a call (for a campaign: to all its calls)."""

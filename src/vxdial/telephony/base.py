@@ -1,0 +1,95 @@
+"""The telephony driver interface: what the dialer needs from a carrier.
+
+Like an httpx transport, a strict point of cut-off: ``Driver.dial`` places one call and
+waits for its outcome; an answered call comes with a ``CallLeg``, the voice channel the
+VoiceXML session speaks through. Busy, no answer, rejected and unreachable are
+``Outcome`` values in the result, not exceptions. The far end hanging up raises
+``Hangup`` from whatever leg operation is waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from vxdial.domain import calls
+from vxdial.domain.media import Collected, Hangup, Prompt
+
+__all__ = [
+    "CallLeg",
+    "Collected",
+    "DialRequest",
+    "DialResult",
+    "Driver",
+    "Hangup",
+    "Prompt",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    call_id: int
+    attempt: int  # 1 for the first attempt
+    number: str  # E.164 digits, no "+"
+    caller_id: str | None  # E.164 digits (;ani= of the call), or the driver's default
+    postd: str | None  # DTMF to send once answered (RFC 3966 post-dial: digits, p, w)
+    ring_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DialResult:
+    outcome: calls.Outcome
+    cause: str  # what the carrier said: "SIP 486 Busy Here", "sim: busy", "ring timeout"
+    callee_type: calls.CalleeType | None = None  # for answered calls
+    leg: CallLeg | None = None  # for answered calls: the open voice channel
+
+
+class CallLeg(Protocol):
+    """The voice channel of an answered call.
+
+    ``play`` and ``collect`` raise ``Hangup`` when the far end hangs up; after
+    ``hangup()`` (ours) or a ``Hangup``, the leg is closed and ``hangup()`` is a no-op.
+    """
+
+    callee_type: calls.CalleeType
+    heard: list[str]  # the text of every prompt played, in order (the transcript)
+
+    async def play(self, prompt: Prompt) -> str:
+        """Play ``prompt``; returns keys pressed meanwhile ("" if none; stops early only
+        if ``prompt.bargein``)."""
+        ...
+
+    async def collect(
+        self,
+        *,
+        max_digits: int,
+        timeout_s: float,
+        interdigit_timeout_s: float,
+        termchar: str | None = "#",
+        already: str = "",
+    ) -> Collected:
+        """Wait for keys; ``already`` holds keys typed during the last prompt."""
+        ...
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Send DTMF to the far end (";postd=")."""
+        ...
+
+    async def hangup(self) -> None:
+        """End the call from our side."""
+        ...
+
+
+class Driver(Protocol):
+    """A carrier. ``aclose()`` must be called once the dialer is done with it."""
+
+    async def dial(
+        self, request: DialRequest, *, on_ringing: Callable[[], None] | None = None
+    ) -> DialResult:
+        """Place the call and wait until it is answered or has failed (the ring timeout
+        included). ``on_ringing`` is called when the far end alerts. Cancelling the
+        awaiting task abandons the attempt (a SIP CANCEL) and re-raises."""
+        ...
+
+    async def aclose(self) -> None: ...
