@@ -8,7 +8,7 @@ that is not answered sends the call back to ``queued`` while attempts remain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -154,3 +154,24 @@ class Call:
     next_attempt_at: datetime | None
     queued_at: datetime
     updated_at: datetime
+    # Filled in by the dialer:
+    callee_type: str | None = None  # the result's callee_type (see FinalResult)
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: int | None = None  # seconds connected
+    cancel_requested: bool = False
+
+
+def after_unanswered(
+    settings: CallSettings, attempts_made: int, now: datetime
+) -> tuple[CallState, datetime | None]:
+    """Where a call goes when an attempt was not answered: back to ``queued`` for
+    ``retry_interval`` while attempts remain and the next one can start before the
+    expiration; else ``failed`` (attempts used up) or ``expired`` (PRODUCT.md section 3)."""
+    if attempts_made >= settings.max_attempts:
+        return CallState.FAILED, None
+    next_at = now + timedelta(seconds=settings.retry_interval_s)
+    if settings.expires_at is not None and next_at >= settings.expires_at:
+        return CallState.EXPIRED, None
+    return CallState.QUEUED, next_at

@@ -25,12 +25,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from vxdial.domain import calls, campaigns, errors
+from vxdial.domain import calls as domain_calls  # the class has a method named calls
+from vxdial.domain import campaigns as domain_campaigns
 from vxdial.store import engine as engines
-from vxdial.store import migrate
+from vxdial.store import leases, migrate
+from vxdial.store.queries import attempts as attempt_queries
 from vxdial.store.queries import calls as call_queries
 from vxdial.store.queries import campaigns as campaign_queries
+from vxdial.store.queries import control as control_queries
+from vxdial.store.queries import deliveries as delivery_queries
 from vxdial.store.queries import idempotency as key_queries
 from vxdial.store.queries import senders as sender_queries
+from vxdial.store.queries import system as system_queries
 from vxdial.store.queries.idempotency import KeyRecord
 from vxdial.store.queries.senders import Credentials
 
@@ -305,8 +311,9 @@ class Store:
                 campaign_queries.delete_campaign(conn, campaign_id)
         return len(leftovers)
 
-    def campaign(self, sender_id: int, campaign_id: int) -> campaigns.CampaignSummary:
-        """One of the sender's campaigns with its counts; ``NotFound`` otherwise."""
+    def campaign(self, sender_id: int | None, campaign_id: int) -> campaigns.CampaignSummary:
+        """One of the sender's campaigns (any, for ``None``) with its counts; ``NotFound``
+        otherwise."""
         with self._read(snapshot=True) as conn:
             found = campaign_queries.campaign_by_id(conn, sender_id, campaign_id)
             if found is None:
@@ -363,8 +370,8 @@ class Store:
                 call_ids.append(call_id)
             return call_ids
 
-    def call(self, sender_id: int, call_id: int) -> calls.Call:
-        """One of the sender's calls; ``NotFound`` otherwise."""
+    def call(self, sender_id: int | None, call_id: int) -> calls.Call:
+        """One of the sender's calls (any, for ``None``: the admin); ``NotFound`` otherwise."""
         with self._read() as conn:
             found = call_queries.call_by_id(conn, sender_id, call_id)
         if found is None:
@@ -422,3 +429,154 @@ class Store:
     def expire_idempotency_keys(self, cutoff: datetime) -> int:
         with self._write() as conn:
             return key_queries.delete_keys_before(conn, cutoff)
+
+    # -- dialing ----------------------------------------------------------------------
+
+    def claim_calls(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease_until: datetime,
+        limits: leases.DialLimits,
+        max_claims: int,
+        rotation: int,
+    ) -> list[leases.Claim]:
+        """Claim due calls for ``worker`` within every limit (see ``store.leases``)."""
+        with self._write() as conn:
+            return leases.claim_calls(
+                conn,
+                worker=worker,
+                now=now,
+                lease_until=lease_until,
+                limits=limits,
+                max_claims=max_claims,
+                rotation=rotation,
+            )
+
+    def mark_ringing(self, items: Sequence[tuple[int, int, str, datetime]]) -> list[None]:
+        """(call_id, attempt, worker, at) of calls now ringing."""
+        with self._write() as conn:
+            attempt_queries.mark_ringing(conn, items)
+        return [None] * len(items)
+
+    def mark_connected(self, items: Sequence[tuple[int, int, str, datetime, str]]) -> list[None]:
+        """(call_id, attempt, worker, at, callee_type) of calls just answered."""
+        with self._write() as conn:
+            attempt_queries.mark_connected(conn, items)
+        return [None] * len(items)
+
+    def finish_attempts(self, ends: Sequence[attempt_queries.AttemptEnd]) -> list[bool]:
+        """Apply attempt ends; per end, whether it was applied (False: its lease was lost)."""
+        with self._write() as conn:
+            applied = set(attempt_queries.finish_attempts(conn, ends))
+        return [end.call.id in applied for end in ends]
+
+    def record_events(self, events: Sequence[attempt_queries.Event]) -> list[None]:
+        with self._write() as conn:
+            attempt_queries.insert_events(conn, events)
+        return [None] * len(events)
+
+    def heartbeat(self, *, worker: str, now: datetime, lease_until: datetime) -> list[int]:
+        """Renew the worker's leases (calls and results); returns its calls asked to cancel."""
+        with self._write() as conn:
+            canceled = leases.renew_call_leases(
+                conn, worker=worker, now=now, lease_until=lease_until
+            )
+            delivery_queries.renew_delivery_leases(conn, worker=worker, lease_until=lease_until)
+            return canceled
+
+    def sweep(self, *, now: datetime, lease_s: float, batch: int = 1000) -> dict[str, int]:
+        """The dialer's housekeeping: take over dead workers' calls, expire due calls,
+        cancel the queued calls of canceled campaigns. Returns counts by kind."""
+        with self._write() as conn:
+            reclaimed = leases.reclaim_calls(conn, now=now, lease_s=lease_s)
+        with self._write() as conn:
+            expired = leases.expire_due_calls(conn, now=now, limit=batch)
+        with self._write() as conn:
+            canceled = control_queries.cancel_queued_of_canceled(conn, now=now, limit=batch)
+        return {"reclaimed": reclaimed, "expired": expired, "canceled": canceled}
+
+    def live_calls(self) -> dict[int, int]:
+        """Calls up now (dialing, ringing, connected) per sender."""
+        with self._read() as conn:
+            return leases.live_calls_by_sender(conn)
+
+    def set_suspended(self, suspended: bool, now: datetime) -> None:
+        """The admin's global suspend (True) or resume (False) of all dialing."""
+        with self._write() as conn:
+            system_queries.set_flag(
+                conn, system_queries.SUSPENDED, "true" if suspended else "false", now
+            )
+
+    def suspended(self) -> bool:
+        with self._read() as conn:
+            return system_queries.get_flag(conn, system_queries.SUSPENDED) == "true"
+
+    # -- control ----------------------------------------------------------------------
+
+    def cancel_call(self, sender_id: int | None, call_id: int, now: datetime) -> domain_calls.Call:
+        """Cancel a call (see ``queries.control.cancel_call``); returns it afterwards."""
+        with self._write() as conn:
+            found = call_queries.call_by_id(conn, sender_id, call_id)
+            if found is None:
+                raise errors.NotFound(f"no call {call_id}")
+            control_queries.cancel_call(conn, found, now)
+            after = call_queries.call_by_id(conn, sender_id, call_id)
+        assert after is not None
+        return after
+
+    def steer_campaign(
+        self, sender_id: int | None, campaign_id: int, action: str, now: datetime
+    ) -> domain_campaigns.CampaignSummary:
+        """Pause, resume or cancel a campaign; a cancel also cancels a first batch of its
+        queued calls (the dialer's sweep does the rest)."""
+        with self._write() as conn:
+            found = campaign_queries.campaign_by_id(conn, sender_id, campaign_id)
+            if found is None:
+                raise errors.NotFound(f"no campaign {campaign_id}")
+            control_queries.steer_campaign(conn, found, action, now)
+        if action == "cancel":
+            with self._write() as conn:
+                control_queries.cancel_queued_of_canceled(conn, now=now, limit=5000)
+        return self.campaign(sender_id, campaign_id)
+
+    # -- history ----------------------------------------------------------------------
+
+    def call_events(
+        self, sender_id: int | None, call_id: int, *, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[int, attempt_queries.Event]]:
+        """(event id, event) of one of the sender's calls, oldest first."""
+        with self._read(snapshot=True) as conn:
+            if call_queries.call_by_id(conn, sender_id, call_id) is None:
+                raise errors.NotFound(f"no call {call_id}")
+            return attempt_queries.events_of(conn, call_id, after_id=after_id, limit=limit)
+
+    def call_attempts(self, sender_id: int | None, call_id: int) -> list[attempt_queries.Attempt]:
+        with self._read(snapshot=True) as conn:
+            if call_queries.call_by_id(conn, sender_id, call_id) is None:
+                raise errors.NotFound(f"no call {call_id}")
+            return attempt_queries.attempts_of(conn, call_id)
+
+    def call_deliveries(
+        self, sender_id: int | None, call_id: int
+    ) -> list[delivery_queries.Delivery]:
+        with self._read(snapshot=True) as conn:
+            if call_queries.call_by_id(conn, sender_id, call_id) is None:
+                raise errors.NotFound(f"no call {call_id}")
+            return delivery_queries.deliveries_of_call(conn, call_id)
+
+    # -- result deliveries ---------------------------------------------------------------
+
+    def claim_deliveries(
+        self, *, worker: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[delivery_queries.DeliveryJob]:
+        with self._write() as conn:
+            return delivery_queries.claim_deliveries(
+                conn, worker=worker, now=now, lease_until=lease_until, limit=limit
+            )
+
+    def record_deliveries(self, outcomes: Sequence[delivery_queries.DeliveryOutcome]) -> list[None]:
+        with self._write() as conn:
+            delivery_queries.record_deliveries(conn, outcomes)
+        return [None] * len(outcomes)

@@ -122,10 +122,102 @@ calls = sa.Table(
     sa.Column("next_attempt_at", Millis, nullable=True),
     sa.Column("queued_at", Millis, nullable=False),
     sa.Column("updated_at", Millis, nullable=False),
+    # The dialer's (revision 0002). All nullable, so bulk inserts need not name them.
+    sa.Column("lease_owner", sa.String(64), nullable=True),  # the worker working on it
+    sa.Column("lease_expires_at", Millis, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=True),  # while an attempt is up
+    # The result's callee_type: voice|answeringmachine|fax|unknown once answered, else
+    # the last attempt's outcome (busy|noanswer|rejected|unreachable).
+    sa.Column("callee_type", sa.String(24), nullable=True),
+    sa.Column("first_attempt_at", Millis, nullable=True),
+    sa.Column("last_attempt_at", Millis, nullable=True),
+    sa.Column("ended_at", Millis, nullable=True),
+    sa.Column("duration_s", sa.Integer, nullable=True),  # seconds connected
     sa.Index(None, "campaign_id", "id"),
     sa.Index(None, "sender_id", "id"),
+    # The dialer's picks: a campaign's queued calls by due time.
+    sa.Index(None, "campaign_id", "state", "next_attempt_at"),
+    # Expiry sweeps and counts of live calls (by state).
+    sa.Index(None, "state", "expires_at"),
+    sqlite_autoincrement=True,
+)
+
+call_attempts = sa.Table(
+    "call_attempts",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Id, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),  # 1 for the first
+    sa.Column("worker", sa.String(64), nullable=False),
+    sa.Column("started_at", Millis, nullable=False),
+    sa.Column("ringing_at", Millis, nullable=True),
+    sa.Column("answered_at", Millis, nullable=True),
+    sa.Column("ended_at", Millis, nullable=True),
+    # answer|busy|noanswer|rejected|unreachable, or "lost" (its worker died unanswered)
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("cause", sa.String(255), nullable=True),  # "SIP 486 Busy Here", "sim: busy"
+    sa.Column("callee_type", sa.String(24), nullable=True),
+    sa.Index(None, "call_id", "attempt"),
+    sqlite_autoincrement=True,
+)
+
+call_events = sa.Table(
+    "call_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Id, nullable=False),
+    sa.Column("at", Millis, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    # queued, dialing, ringing, connected, prompt, dtmf, disconnected, retry, completed,
+    # failed, expired, canceled, cancel_requested, lease_lost, ...
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(1024), nullable=True),
+    sa.Index(None, "call_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The result_url outbox: written in the transaction that makes its call final.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Id, nullable=False, unique=True),  # one result per call
+    sa.Column("sender_id", Id, nullable=False),
+    sa.Column("delivery_key", sa.String(36), nullable=False),  # X-Vxdial-Delivery
+    sa.Column("url", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the form-encoded result, fixed at creation
+    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Millis, nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("delivered_at", Millis, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", Millis, nullable=True),
     sa.Index(None, "state", "next_attempt_at"),
     sqlite_autoincrement=True,
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", Id, nullable=False),
+    sa.Column("at", Millis, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),  # the HTTP status, if one came back
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Index(None, "delivery_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Process-wide switches and counters shared by every process: "suspended" (the admin's
+# global suspend), "dial_slot_at" (where the calls-per-second pacing stands).
+system_flags = sa.Table(
+    "system_flags",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
 )
 
 campaign_rejections = sa.Table(

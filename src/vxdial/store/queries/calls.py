@@ -30,13 +30,13 @@ _CALL_COLUMNS = (
 )
 
 
-def _select_calls() -> sa.Select[tuple[object, ...]]:
+def select_calls() -> sa.Select[tuple[object, ...]]:
     return sa.select(*_CALL_COLUMNS).select_from(
         calls_table.join(campaigns_table, campaigns_table.c.id == calls_table.c.campaign_id)
     )
 
 
-def _call(row: RowMapping) -> calls.Call:
+def call_of(row: RowMapping) -> calls.Call:
     return calls.Call(
         id=row["id"],
         sender_id=row["sender_id"],
@@ -54,6 +54,12 @@ def _call(row: RowMapping) -> calls.Call:
         next_attempt_at=row["next_attempt_at"],
         queued_at=row["queued_at"],
         updated_at=row["updated_at"],
+        callee_type=row["callee_type"],
+        first_attempt_at=row["first_attempt_at"],
+        last_attempt_at=row["last_attempt_at"],
+        ended_at=row["ended_at"],
+        duration_s=row["duration_s"],
+        cancel_requested=bool(row["cancel_requested"]),
     )
 
 
@@ -206,16 +212,13 @@ def relax_durability(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
-def call_by_id(conn: Connection, sender_id: int, call_id: int) -> calls.Call | None:
-    """The sender's call with this id, or None."""
-    row = (
-        conn.execute(
-            _select_calls().where(calls_table.c.id == call_id, calls_table.c.sender_id == sender_id)
-        )
-        .mappings()
-        .first()
-    )
-    return None if row is None else _call(row)
+def call_by_id(conn: Connection, sender_id: int | None, call_id: int) -> calls.Call | None:
+    """The sender's call with this id (any sender's if ``sender_id`` is None), or None."""
+    query = select_calls().where(calls_table.c.id == call_id)
+    if sender_id is not None:
+        query = query.where(calls_table.c.sender_id == sender_id)
+    row = conn.execute(query).mappings().first()
+    return None if row is None else call_of(row)
 
 
 def list_calls(
@@ -228,10 +231,10 @@ def list_calls(
     limit: int,
 ) -> list[calls.Call]:
     """The sender's calls with id > after_id, oldest first, optionally of one campaign/state."""
-    query = _select_calls().where(calls_table.c.sender_id == sender_id, calls_table.c.id > after_id)
+    query = select_calls().where(calls_table.c.sender_id == sender_id, calls_table.c.id > after_id)
     if campaign_id is not None:
         query = query.where(calls_table.c.campaign_id == campaign_id)
     if state is not None:
         query = query.where(calls_table.c.state == state.value)
     rows = conn.execute(query.order_by(calls_table.c.id).limit(limit)).mappings()
-    return [_call(row) for row in rows]
+    return [call_of(row) for row in rows]

@@ -94,19 +94,18 @@ def campaign_by_name(conn: Connection, sender_id: int, name: str) -> campaigns.C
     return None if row is None else _campaign(row)
 
 
-def campaign_by_id(conn: Connection, sender_id: int, campaign_id: int) -> campaigns.Campaign | None:
-    """The sender's campaign with this id (not one still loading), or None."""
-    row = (
-        conn.execute(
-            sa.select(campaigns_table).where(
-                campaigns_table.c.id == campaign_id,
-                campaigns_table.c.sender_id == sender_id,
-                campaigns_table.c.state != campaigns.CampaignState.LOADING.value,
-            )
-        )
-        .mappings()
-        .first()
+def campaign_by_id(
+    conn: Connection, sender_id: int | None, campaign_id: int
+) -> campaigns.Campaign | None:
+    """The sender's campaign with this id (any sender's if ``sender_id`` is None; never
+    one still loading), or None."""
+    query = sa.select(campaigns_table).where(
+        campaigns_table.c.id == campaign_id,
+        campaigns_table.c.state != campaigns.CampaignState.LOADING.value,
     )
+    if sender_id is not None:
+        query = query.where(campaigns_table.c.sender_id == sender_id)
+    row = conn.execute(query).mappings().first()
     return None if row is None else _campaign(row)
 
 
