@@ -16,16 +16,19 @@ from collections.abc import AsyncIterator
 import aiohttp
 from fastapi import FastAPI
 
-from vxdial import __version__, metrics
+from vxdial import __version__, metrics, voicexml
 from vxdial.accounts import Accounts, Authenticator, PinHasher
 from vxdial.api import ops, plum, v1
 from vxdial.config import Settings
+from vxdial.delivery import Deliverer
+from vxdial.dialer import Dialer, worker_name
 from vxdial.domain import errors
-from vxdial.domain.clock import Clock, SystemClock
+from vxdial.domain.clock import Clock, ScaledClock, SystemClock
 from vxdial.egress import EgressPolicy
 from vxdial.intake import Intake, UrlProbe
 from vxdial.services import Services
 from vxdial.store import Store
+from vxdial.telephony import Driver, SimDriver
 
 log = logging.getLogger("vxdial")
 
@@ -50,12 +53,32 @@ def accounts_for(
     return Accounts(store, clock or SystemClock(), PinHasher.from_settings(auth))
 
 
+def clock_for(settings: Settings) -> Clock:
+    """The process's one clock: real time, or the simulated world's (--sim-speed)."""
+    if settings.telephony.driver == "sim" and settings.sim.speed != 1.0:
+        return ScaledClock(settings.sim.speed)
+    return SystemClock()
+
+
+def driver_for(settings: Settings, clock: Clock) -> Driver:
+    if settings.telephony.driver == "sim":
+        return SimDriver(settings.sim.rule, clock)
+    raise errors.InvalidInput(
+        "telephony.driver", '"sip" is not available in this version; use "sim"'
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_services(
-    settings: Settings, *, clock: Clock | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    dialing: bool = True,
+    driver: Driver | None = None,
 ) -> AsyncIterator[Services]:
-    """Everything a serving process needs, opened in order and closed in reverse."""
-    clock = clock or SystemClock()
+    """Everything a process needs, opened in order and closed in reverse; with
+    ``dialing``, the dialer and the result deliverer run in the background."""
+    clock = clock or clock_for(settings)
     store = open_store(settings)
     hasher = PinHasher.from_settings(settings.auth)
     egress = EgressPolicy(settings.http.deny_networks)
@@ -65,6 +88,9 @@ async def running_services(
     http = aiohttp.ClientSession(
         connector=connector, headers={"User-Agent": f"vxdial/{__version__}"}
     )
+    background: list[asyncio.Task[None]] = []
+    dialer: Dialer | None = None
+    deliverer: Deliverer | None = None
     try:
         probe = UrlProbe(
             http,
@@ -75,23 +101,51 @@ async def running_services(
         )
         intake = Intake(store, clock, probe, settings.intake)
         await _housekeep(intake)
-        housekeeping = asyncio.create_task(_housekeep_every(intake, clock, HOUSEKEEPING_S))
-        try:
-            yield Services(
-                settings=settings,
+        background.append(asyncio.create_task(_housekeep_every(intake, clock, HOUSEKEEPING_S)))
+        if dialing:
+            driver = driver or driver_for(settings, clock)
+            worker = worker_name()
+            dialer = Dialer(
+                store=store,
+                driver=driver,
                 clock=clock,
+                settings=settings.dialer,
+                fetcher=voicexml.HttpFetcher(http, timeout_s=settings.intake.url_check_timeout_s),
+                worker=worker,
+            )
+            deliverer = Deliverer(
                 store=store,
                 http=http,
-                accounts=Accounts(store, clock, hasher),
-                authenticator=Authenticator(store, clock, settings.auth, hasher),
-                probe=probe,
-                intake=intake,
+                clock=clock,
+                settings=settings.delivery,
+                worker=worker,
+                policy=egress,
             )
-        finally:
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
+            background.append(asyncio.create_task(dialer.run()))
+            background.append(asyncio.create_task(deliverer.run()))
+        yield Services(
+            settings=settings,
+            clock=clock,
+            store=store,
+            http=http,
+            accounts=Accounts(store, clock, hasher),
+            authenticator=Authenticator(store, clock, settings.auth, hasher),
+            probe=probe,
+            intake=intake,
+            dialer=dialer,
+            deliverer=deliverer,
+        )
     finally:
+        if dialer is not None:
+            dialer.stop()
+        if deliverer is not None:
+            deliverer.stop()
+        for task in background[:1]:  # housekeeping: just stop
+            task.cancel()
+        if background:
+            await asyncio.gather(*background, return_exceptions=True)
+        if driver is not None:
+            await driver.aclose()
         await http.close()
         store.close()
 
@@ -127,12 +181,22 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_THRESHOLD_GEN0, 20, 20)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, tune_gc: bool = False) -> FastAPI:
-    """The ASGI application; ``tune_gc`` for a process that serves nothing else."""
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    tune_gc: bool = False,
+    dialing: bool = True,
+    driver: Driver | None = None,
+) -> FastAPI:
+    """The ASGI application; ``dialing`` runs the dialer beside it (``serve`` without
+    ``--no-dialer``); ``tune_gc`` for a process that serves nothing else."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_services(settings, clock=clock) as services:
+        async with running_services(
+            settings, clock=clock, dialing=dialing, driver=driver
+        ) as services:
             app.state.services = services
             app.state.metrics = metrics.registry_for(services)
             if tune_gc:

@@ -49,6 +49,31 @@ class ServicesCollector(Collector):
         for (endpoint, status), count in sorted(s.counters.plum_answers.items()):
             answers.add_metric([endpoint, status], count)
         yield answers
+        if s.dialer is not None:
+            started = CounterMetricFamily(
+                "vxdial_dialer_attempts_started", "Call attempts this process started"
+            )
+            started.add_metric([], s.dialer.attempts_started)
+            yield started
+            answered = CounterMetricFamily(
+                "vxdial_dialer_calls_answered", "Attempts answered in this process"
+            )
+            answered.add_metric([], s.dialer.calls_answered)
+            yield answered
+            up = GaugeMetricFamily("vxdial_dialer_calls_up", "Calls this process has up now")
+            up.add_metric([], s.dialer.calls_up)
+            yield up
+        if s.deliverer is not None:
+            delivered = CounterMetricFamily(
+                "vxdial_results_delivered", "Results accepted by result_url"
+            )
+            delivered.add_metric([], s.deliverer.delivered)
+            yield delivered
+            failed = CounterMetricFamily(
+                "vxdial_result_delivery_failures", "result_url posts that were not accepted"
+            )
+            failed.add_metric([], s.deliverer.failed_attempts)
+            yield failed
         info = GaugeMetricFamily("vxdial_info", "This process", labels=["database"])
         info.add_metric(["sqlite" if s.store.is_sqlite else "postgresql"], 1)
         yield info

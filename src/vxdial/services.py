@@ -12,6 +12,8 @@ import aiohttp
 
 from vxdial.accounts import Accounts, Authenticator
 from vxdial.config import Settings
+from vxdial.delivery import Deliverer
+from vxdial.dialer import Dialer
 from vxdial.domain.clock import Clock
 from vxdial.intake import Intake, UrlProbe
 from vxdial.store import Store
@@ -38,4 +40,6 @@ class Services:
     authenticator: Authenticator
     probe: UrlProbe
     intake: Intake
+    dialer: Dialer | None = None  # None in a process that does not dial
+    deliverer: Deliverer | None = None
     counters: Counters = field(default_factory=Counters)

@@ -14,6 +14,7 @@ import uvicorn
 from vxdial.app import create_app
 from vxdial.config import Settings
 from vxdial.domain.clock import Clock
+from vxdial.telephony import Driver
 
 
 def free_port() -> int:
@@ -24,10 +25,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(settings: Settings, *, clock: Clock | None = None) -> Iterator[str]:
-    """Serve ``create_app(settings)``; yields the base URL."""
+def serve_in_thread(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    dialing: bool = False,
+    driver: Driver | None = None,
+) -> Iterator[str]:
+    """Serve ``create_app(settings)`` (without the dialer unless ``dialing``); yields the
+    base URL."""
     port = free_port()
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, dialing=dialing, driver=driver)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )

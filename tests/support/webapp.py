@@ -7,6 +7,11 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+DEFAULT_DOCUMENT = (
+    b'<?xml version="1.0"?><vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">'
+    b"<form><block>Hello</block></form></vxml>"
+)
+
 
 @dataclass
 class Seen:
@@ -22,6 +27,11 @@ class WebApp:
     port: int
     statuses: dict[str, int] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)
+    # Answer bodies per path (a VoiceXML document by default).
+    bodies: dict[str, bytes] = field(default_factory=dict)
+    # Statuses to answer, one per request, before ``statuses`` applies (e.g. [500, 500]);
+    # keyed by path, or by "METHOD path".
+    status_sequences: dict[str, list[int]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,10 +66,11 @@ def start_webapp() -> tuple[WebApp, ThreadingHTTPServer]:
             delay = app.delays.get(path)
             if delay:
                 threading.Event().wait(delay)
-            status = app.statuses.get(path, 200)
-            payload = (
-                b'<?xml version="1.0"?><vxml version="2.1"><form><block>Hello</block></form></vxml>'
-            )
+            with app.lock:
+                sequence = app.status_sequences.get(f"{self.command} {path}")
+                sequence = sequence or app.status_sequences.get(path)
+                status = sequence.pop(0) if sequence else app.statuses.get(path, 200)
+            payload = app.bodies.get(path, DEFAULT_DOCUMENT)
             self.send_response(status)
             self.send_header("Content-Type", "application/voicexml+xml")
             self.send_header("Content-Length", str(len(payload)))

@@ -43,6 +43,10 @@ ConfigOption = Annotated[
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="overrides [database] url")
 ]
+SimSpeedOption = Annotated[
+    float | None,
+    typer.Option("--sim-speed", help="run the simulated world N times faster ([sim] speed)"),
+]
 
 
 class _State:
@@ -97,13 +101,24 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address [server] host")] = None,
     port: Annotated[int | None, typer.Option(help="listen port [server] port")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone for time expressions")] = None,
+    no_dialer: Annotated[
+        bool, typer.Option("--no-dialer", help="serve HTTP only; `vxdial worker`s dial")
+    ] = False,
+    sim_speed: SimSpeedOption = None,
 ) -> None:
-    """Run the HTTP API and web services (migrating the database first)."""
+    """Run the HTTP API and web services, and the dialer (migrating the database first)."""
     import uvicorn
 
     from vxdial import app as application
 
-    settings = load_settings(**{"server.host": host, "server.port": port, "timezone": timezone})
+    settings = load_settings(
+        **{
+            "server.host": host,
+            "server.port": port,
+            "timezone": timezone,
+            "sim.speed": sim_speed,
+        }
+    )
     store = application.open_store(settings)
     try:
         admin_pin = application.accounts_for(store, settings).ensure_admin()
@@ -121,7 +136,7 @@ def serve(
     )
     sys.stdout.flush()
     uvicorn.run(
-        application.create_app(settings, tune_gc=True),
+        application.create_app(settings, tune_gc=True, dialing=not no_dialer),
         host=server.host,
         port=server.port,
         log_level="warning",
@@ -130,6 +145,38 @@ def serve(
         forwarded_allow_ips=list(server.trusted_proxies) or None,
         lifespan="on",
     )
+
+
+@app.command()
+@handle_errors
+def worker(sim_speed: SimSpeedOption = None) -> None:
+    """Run only the dialer and the result deliverer (any number, on one PostgreSQL)."""
+    import asyncio
+    import signal
+
+    from vxdial import app as application
+
+    settings = load_settings(**{"sim.speed": sim_speed})
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        async with application.running_services(settings, dialing=True) as services:
+            assert services.dialer is not None
+            out.print(
+                f"vxdial {__version__} worker {services.dialer.worker} dialing "
+                f"(database {_safe_url(settings.database.url)}, driver "
+                f"{settings.telephony.driver}, {settings.dialer.lines} lines, "
+                f"{settings.dialer.cps:g} calls/s)"
+            )
+            sys.stdout.flush()
+            await stopping.wait()
+            out.print("stopping: calls up get a few seconds to end")
+            sys.stdout.flush()
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -25,9 +25,9 @@ from vxdial.domain import calls
 from vxdial.store.queries import attempts as attempt_queries
 from vxdial.store.queries import system as system_queries
 from vxdial.store.queries.calls import call_of, select_calls
-from vxdial.store.tables import call_attempts, from_millis, senders, to_millis
 from vxdial.store.tables import calls as calls_table
 from vxdial.store.tables import campaigns as campaigns_table
+from vxdial.store.tables import from_millis, senders, to_millis
 
 LIVE_STATES = (
     calls.CallState.DIALING.value,
@@ -220,82 +220,43 @@ def reclaim_calls(conn: Connection, *, now: datetime, lease_s: float) -> int:
     lost = [call_of(row) for row in rows]
     answered = attempt_queries.answered_at(conn, [(c.id, c.attempts) for c in lost])
     ends: list[attempt_queries.AttemptEnd] = []
-    given_back: list[calls.Call] = []
     for call in lost:
         owner, expires = lease_of[call.id]
         answered_at, callee_type = answered.get(call.id, (None, None))
         if call.state is calls.CallState.CONNECTED and answered_at is not None:
             last_heartbeat = expires - timedelta(seconds=lease_s)
-            ends.append(
-                attempt_queries.AttemptEnd(
-                    call=call,
-                    attempt=call.attempts,
-                    worker=owner,
-                    outcome=calls.Outcome.ANSWER,
-                    cause="its worker stopped during the call",
-                    callee_type=callee_type or calls.CalleeType.UNKNOWN.value,
-                    ended_at=now,
-                    state=calls.CallState.COMPLETED,
-                    next_attempt_at=None,
-                    duration_s=max(0, int((last_heartbeat - answered_at).total_seconds())),
-                )
-            )
+            state, next_at, given_back = calls.CallState.COMPLETED, None, False
+            cause = "its worker stopped during the call"
+            duration = max(0, int((last_heartbeat - answered_at).total_seconds()))
         elif call.cancel_requested:
-            ends.append(
-                attempt_queries.AttemptEnd(
-                    call=call,
-                    attempt=call.attempts,
-                    worker=owner,
-                    outcome=None,
-                    cause="canceled (its worker stopped)",
-                    callee_type=call.callee_type,
-                    ended_at=now,
-                    state=calls.CallState.CANCELED,
-                    next_attempt_at=None,
-                    duration_s=0,
-                )
-            )
+            state, next_at, given_back = calls.CallState.CANCELED, None, False
+            cause, duration, callee_type = "canceled (its worker stopped)", 0, call.callee_type
         else:
-            given_back.append(call)
+            state, next_at, given_back = calls.CallState.QUEUED, now, True
+            cause, duration, callee_type = (
+                "its worker stopped before an answer",
+                0,
+                call.callee_type,
+            )
+        ends.append(
+            attempt_queries.AttemptEnd(
+                call=call,
+                attempt=call.attempts,
+                worker=owner,
+                outcome=calls.Outcome.ANSWER if answered_at is not None else None,
+                cause=cause,
+                callee_type=(callee_type or calls.CalleeType.UNKNOWN.value)
+                if answered_at is not None
+                else callee_type,
+                ended_at=now,
+                state=state,
+                next_attempt_at=next_at,
+                duration_s=duration,
+                events=[attempt_queries.Event(call.id, now, call.attempts, "lease_lost", cause)],
+                given_back=given_back,
+            )
+        )
     attempt_queries.finish_attempts(conn, ends, guard_owner=False)
-    if given_back:
-        conn.execute(
-            sa.update(call_attempts)
-            .where(
-                sa.tuple_(call_attempts.c.call_id, call_attempts.c.attempt).in_(
-                    [(c.id, c.attempts) for c in given_back]
-                )
-            )
-            .values(outcome="lost", ended_at=now, cause="its worker stopped before an answer")
-        )
-        conn.execute(
-            sa.update(calls_table)
-            .where(
-                calls_table.c.id.in_([c.id for c in given_back]),
-                calls_table.c.state.in_(LIVE_STATES),
-            )
-            .values(
-                state=calls.CallState.QUEUED.value,
-                attempts=calls_table.c.attempts - 1,
-                next_attempt_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-        attempt_queries.insert_events(
-            conn,
-            [
-                attempt_queries.Event(
-                    c.id,
-                    now,
-                    c.attempts,
-                    "lease_lost",
-                    "its worker stopped before an answer; the attempt is given back",
-                )
-                for c in given_back
-            ],
-        )
     return len(lost)
 
 

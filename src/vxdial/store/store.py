@@ -74,12 +74,12 @@ def _translated_errors() -> Iterator[None]:
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        log.error("store.database_error error=%s", exc.orig)
+        log.error("store.database_error error=%s", str(exc.orig)[:500])
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
             raise errors.Unavailable("the database is unavailable; try again") from exc
         raise errors.Unavailable("the database could not store this request") from exc
     except sa.exc.SQLAlchemyError as exc:
-        log.error("store.error error=%s", exc)
+        log.error("store.error error=%s", str(exc)[:500])
         raise errors.Unavailable("the database is unavailable; try again") from exc
 
 

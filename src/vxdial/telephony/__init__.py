@@ -14,5 +14,16 @@ from vxdial.telephony.base import (
     Hangup,
     Prompt,
 )
+from vxdial.telephony.sim import SimDriver, SimLeg
 
-__all__ = ["CallLeg", "Collected", "DialRequest", "DialResult", "Driver", "Hangup", "Prompt"]
+__all__ = [
+    "CallLeg",
+    "Collected",
+    "DialRequest",
+    "DialResult",
+    "Driver",
+    "Hangup",
+    "Prompt",
+    "SimDriver",
+    "SimLeg",
+]

@@ -33,7 +33,9 @@ class DialRequest:
     attempt: int  # 1 for the first attempt
     number: str  # E.164 digits, no "+"
     caller_id: str | None  # E.164 digits (;ani= of the call), or the driver's default
-    postd: str | None  # DTMF to send once answered (RFC 3966 post-dial: digits, p, w)
+    # The call's ;postd= digits (RFC 3966 post-dial: digits, p, w). For the driver's
+    # information only: the dialer sends them with CallLeg.send_dtmf once answered.
+    postd: str | None
     ring_timeout_s: float
 
 

@@ -75,6 +75,15 @@ class Call(BaseModel):
     queued_at: datetime
     updated_at: datetime
     settings: Settings
+    callee_type: str | None = Field(
+        description="voice|answeringmachine|fax|unknown once answered; else the last "
+        "attempt's busy|noanswer|rejected|unreachable"
+    )
+    first_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    ended_at: datetime | None
+    duration: int | None = Field(description="seconds connected, once final")
+    cancel_requested: bool
 
     @classmethod
     def of(cls, c: calls.Call) -> Call:
@@ -94,6 +103,12 @@ class Call(BaseModel):
             queued_at=c.queued_at,
             updated_at=c.updated_at,
             settings=Settings.of(c.settings),
+            callee_type=c.callee_type,
+            first_attempt_at=c.first_attempt_at,
+            last_attempt_at=c.last_attempt_at,
+            ended_at=c.ended_at,
+            duration=c.duration_s,
+            cancel_requested=c.cancel_requested,
         )
 
 
@@ -150,3 +165,52 @@ class Me(BaseModel):
             result_secret=s.result_secret,
             created_at=s.created_at,
         )
+
+
+class Event(BaseModel):
+    id: int
+    at: datetime
+    attempt: int | None
+    kind: str = Field(
+        description="dialing, ringing, connected, prompt, dtmf, noinput, postd, disconnected, "
+        "retry, completed, failed, expired, canceled, cancel_requested, lease_lost, ..."
+    )
+    detail: str | None
+
+
+class Attempt(BaseModel):
+    attempt: int
+    worker: str
+    started_at: datetime
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None = Field(description="answer|busy|noanswer|rejected|unreachable|lost")
+    cause: str | None = Field(description="what the carrier said, e.g. 'SIP 486 Busy Here'")
+    callee_type: str | None
+
+
+class DeliveryTry(BaseModel):
+    at: datetime
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+class Delivery(BaseModel):
+    delivery_id: str = Field(description="the X-Vxdial-Delivery header of every attempt")
+    url: str
+    state: str = Field(description="pending | delivered | failed (given up after 24 hours)")
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    body: str
+    tries: list[DeliveryTry]
+
+
+class Status(BaseModel):
+    suspended: bool
+    lines: int = Field(description="the system's total lines ([dialer] lines)")
+    lines_in_use: int
+    lines_in_use_by_sender: dict[str, int]

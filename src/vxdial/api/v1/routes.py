@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from collections.abc import Sequence
+import io
+import re
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from vxdial import intake
@@ -329,6 +333,253 @@ async def _call_page(
     )
     items = [models.Call.of(c) for c in found]
     return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+# -- steering and history -----------------------------------------------------------------
+
+
+@router.delete("/calls/{call_id}", response_model=models.Call, responses=_ERROR_RESPONSES)
+async def cancel_call(
+    call_id: CallId, sender: SenderDep, svc: ServicesDep, response: Response
+) -> models.Call:
+    """Cancel a call that is not final. A queued call is ``canceled`` at once (200); one
+    being dialed or connected is hung up by its dialer within a second or two (202,
+    ``cancel_requested``): unanswered it ends ``canceled``, answered ``completed``."""
+    call = await svc.store.run(svc.store.cancel_call, sender.id, call_id, svc.clock.now())
+    if not call.state.is_final:
+        response.status_code = 202
+    return models.Call.of(call)
+
+
+@router.get("/calls/{call_id}/events", response_model=models.Page[models.Event])
+async def call_events(
+    call_id: CallId, sender: SenderDep, svc: ServicesDep, after: After = 0, limit: Limit = 1000
+) -> models.Page[models.Event]:
+    """The call's history, oldest first: each attempt's dialing, ringing, connected, the
+    prompts it heard and the keys it pressed (its transcript), and how it ended."""
+    found = await svc.store.run(
+        svc.store.call_events, sender.id, call_id, after_id=after, limit=limit
+    )
+    items = [
+        models.Event(id=event_id, at=e.at, attempt=e.attempt, kind=e.kind, detail=e.detail)
+        for event_id, e in found
+    ]
+    return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/calls/{call_id}/attempts", response_model=list[models.Attempt])
+async def call_attempts(
+    call_id: CallId, sender: SenderDep, svc: ServicesDep
+) -> list[models.Attempt]:
+    """Each attempt: who dialed it, when it rang and was answered, its outcome and cause."""
+    found = await svc.store.run(svc.store.call_attempts, sender.id, call_id)
+    return [models.Attempt.model_validate(a, from_attributes=True) for a in found]
+
+
+@router.get("/calls/{call_id}/deliveries", response_model=list[models.Delivery])
+async def call_deliveries(
+    call_id: CallId, sender: SenderDep, svc: ServicesDep
+) -> list[models.Delivery]:
+    """The call's result_url delivery (once final), with every attempt's status."""
+    found = await svc.store.run(svc.store.call_deliveries, sender.id, call_id)
+    return [
+        models.Delivery(
+            delivery_id=d.delivery_key,
+            url=d.url,
+            state=d.state,
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at if d.state == "pending" else None,
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+            body=d.body,
+            tries=[models.DeliveryTry.model_validate(t, from_attributes=True) for t in d.tries],
+        )
+        for d in found
+    ]
+
+
+async def _steer(
+    svc: Services, sender_id: int | None, campaign_id: int, action: str
+) -> models.Campaign:
+    summary = await svc.store.run(
+        svc.store.steer_campaign, sender_id, campaign_id, action, svc.clock.now()
+    )
+    return models.Campaign.of(summary)
+
+
+@router.post("/campaigns/{campaign_id}/pause", response_model=models.Campaign)
+async def pause_campaign(
+    campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
+) -> models.Campaign:
+    """Stop starting new calls of the campaign (calls up go on); resume undoes it."""
+    return await _steer(svc, sender.id, campaign_id, "pause")
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=models.Campaign)
+async def resume_campaign(
+    campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
+) -> models.Campaign:
+    return await _steer(svc, sender.id, campaign_id, "resume")
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=models.Campaign)
+async def cancel_campaign(
+    campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
+) -> models.Campaign:
+    """Cancel the campaign: its queued calls end ``canceled`` (with their results), its
+    calls up are hung up. Final."""
+    return await _steer(svc, sender.id, campaign_id, "cancel")
+
+
+RESULT_COLUMNS = (
+    "call_id",
+    "line",
+    "phone_number",
+    "message_reference",
+    "call_parameters",
+    "state",
+    "callee_type",
+    "attempts",
+    "queued_at",
+    "first_attempt_at",
+    "last_attempt_at",
+    "ended_at",
+    "duration",
+)
+RESULTS_PAGE = 5000
+
+
+@router.get(
+    "/campaigns/{campaign_id}/results.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def campaign_results(
+    campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
+) -> StreamingResponse:
+    """Every call of the campaign with its state and result, as CSV, streamed (times are
+    ISO 8601 UTC; empty where there is none)."""
+    summary = await svc.store.run(svc.store.campaign, sender.id, campaign_id)
+
+    async def rows() -> AsyncIterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(RESULT_COLUMNS)
+        after = 0
+        while True:
+            page = await svc.store.run(
+                svc.store.calls,
+                sender.id,
+                campaign_id=campaign_id,
+                after_id=after,
+                limit=RESULTS_PAGE,
+            )
+            for c in page:
+                writer.writerow(
+                    (
+                        c.id,
+                        c.line or "",
+                        c.phone_number,
+                        c.message_reference or "",
+                        c.call_parameters or "",
+                        c.state.value,
+                        c.callee_type or "",
+                        c.attempts,
+                        _iso(c.queued_at),
+                        _iso(c.first_attempt_at),
+                        _iso(c.last_attempt_at),
+                        _iso(c.ended_at),
+                        "" if c.duration_s is None else c.duration_s,
+                    )
+                )
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(page) < RESULTS_PAGE:
+                break
+            after = page[-1].id
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", summary.campaign.name) or "campaign"
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-results.csv"'},
+    )
+
+
+def _iso(when: datetime | None) -> str:
+    return "" if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+# -- administration ------------------------------------------------------------------------
+
+
+async def current_admin(
+    request: Request,
+    svc: ServicesDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> campaigns.Sender:
+    if credentials is None:
+        raise errors.NotAuthorized("send the admin login and PIN with HTTP Basic authentication")
+    address = request.client.host if request.client else None
+    return await svc.authenticator.authenticate(
+        credentials.username, credentials.password, address, role=campaigns.Role.ADMIN
+    )
+
+
+AdminDep = Annotated[campaigns.Sender, Depends(current_admin)]
+
+
+async def _status(svc: Services) -> models.Status:
+    suspended = await svc.store.run(svc.store.suspended)
+    live = await svc.store.run(svc.store.live_calls)
+    senders = {s.id: s.login for s in await svc.store.run(svc.store.senders)}
+    return models.Status(
+        suspended=suspended,
+        lines=svc.settings.dialer.lines,
+        lines_in_use=sum(live.values()),
+        lines_in_use_by_sender={senders.get(k, str(k)): v for k, v in sorted(live.items())},
+    )
+
+
+@router.get("/admin/status", response_model=models.Status, tags=["admin"])
+async def admin_status(admin: AdminDep, svc: ServicesDep) -> models.Status:
+    """Whether dialing is suspended, and the lines in use now across the system."""
+    return await _status(svc)
+
+
+@router.post("/admin/suspend", response_model=models.Status, tags=["admin"])
+async def admin_suspend(admin: AdminDep, svc: ServicesDep) -> models.Status:
+    """Stop starting calls, for every sender (calls up go on)."""
+    await svc.store.run(svc.store.set_suspended, True, svc.clock.now())
+    return await _status(svc)
+
+
+@router.post("/admin/resume", response_model=models.Status, tags=["admin"])
+async def admin_resume(admin: AdminDep, svc: ServicesDep) -> models.Status:
+    await svc.store.run(svc.store.set_suspended, False, svc.clock.now())
+    return await _status(svc)
+
+
+@router.delete("/admin/calls/{call_id}", response_model=models.Call, tags=["admin"])
+async def admin_cancel_call(
+    call_id: CallId, admin: AdminDep, svc: ServicesDep, response: Response
+) -> models.Call:
+    """Cancel any sender's call (as DELETE /calls/{id})."""
+    call = await svc.store.run(svc.store.cancel_call, None, call_id, svc.clock.now())
+    if not call.state.is_final:
+        response.status_code = 202
+    return models.Call.of(call)
+
+
+@router.post(
+    "/admin/campaigns/{campaign_id}/cancel", response_model=models.Campaign, tags=["admin"]
+)
+async def admin_cancel_campaign(
+    campaign_id: CampaignId, admin: AdminDep, svc: ServicesDep
+) -> models.Campaign:
+    """Cancel any sender's campaign."""
+    return await _steer(svc, None, campaign_id, "cancel")
 
 
 # -- errors, rendered once --------------------------------------------------------------

@@ -54,6 +54,8 @@ class AttemptEnd:
     next_attempt_at: datetime | None
     duration_s: int
     events: Sequence[Event] = field(default_factory=tuple)
+    # Given back unfinished (its worker stopped): queued again, the attempt not counted.
+    given_back: bool = False
 
 
 def start_attempts(conn: Connection, started: Sequence[tuple[int, int, str, datetime]]) -> None:
@@ -100,6 +102,8 @@ _ATTEMPT_RINGING = (
     .where(
         call_attempts.c.call_id == sa.bindparam("b_id"),
         call_attempts.c.attempt == sa.bindparam("b_attempt"),
+        # The open row: a number given back (its worker stopped) is used again.
+        call_attempts.c.ended_at.is_(None),
     )
     .values(ringing_at=sa.bindparam("b_at"))
 )
@@ -120,7 +124,8 @@ _CONNECTED = (
     .where(
         calls_table.c.id == sa.bindparam("b_id"),
         calls_table.c.lease_owner == sa.bindparam("b_worker"),
-        calls_table.c.state.in_(("dialing", "ringing")),
+        # Not IN (...): an expanding parameter cannot go into an executemany.
+        sa.or_(calls_table.c.state == "dialing", calls_table.c.state == "ringing"),
     )
     .values(state="connected", updated_at=sa.bindparam("b_at"))
 )
@@ -129,6 +134,8 @@ _ATTEMPT_ANSWERED = (
     .where(
         call_attempts.c.call_id == sa.bindparam("b_id"),
         call_attempts.c.attempt == sa.bindparam("b_attempt"),
+        # The open row: a number given back (its worker stopped) is used again.
+        call_attempts.c.ended_at.is_(None),
     )
     .values(answered_at=sa.bindparam("b_at"), callee_type=sa.bindparam("b_callee"))
 )
@@ -156,7 +163,10 @@ def answered_at(
     rows = conn.execute(
         sa.select(
             call_attempts.c.call_id, call_attempts.c.answered_at, call_attempts.c.callee_type
-        ).where(sa.tuple_(call_attempts.c.call_id, call_attempts.c.attempt).in_(keys))
+        ).where(
+            sa.tuple_(call_attempts.c.call_id, call_attempts.c.attempt).in_(keys),
+            call_attempts.c.ended_at.is_(None),  # the open attempt
+        )
     )
     return {call_id: (at, callee) for call_id, at, callee in rows}
 
@@ -181,6 +191,8 @@ _FINISH_ATTEMPT = (
     .where(
         call_attempts.c.call_id == sa.bindparam("b_id"),
         call_attempts.c.attempt == sa.bindparam("b_attempt"),
+        # The open row: a number given back (its worker stopped) is used again.
+        call_attempts.c.ended_at.is_(None),
     )
     .values(
         ended_at=sa.bindparam("b_now", type_=call_attempts.c.ended_at.type),
@@ -236,12 +248,21 @@ def finish_attempts(
                 "b_id": e.call.id,
                 "b_attempt": e.attempt,
                 "b_now": e.ended_at,
-                "b_outcome": None if e.outcome is None else e.outcome.value,
+                "b_outcome": "lost"
+                if e.given_back
+                else (None if e.outcome is None else e.outcome.value),
                 "b_cause": e.cause[:255],
             }
             for e in ends
         ],
     )
+    given_back = [e for e in ends if e.given_back]
+    if given_back:
+        conn.execute(
+            sa.update(calls_table)
+            .where(calls_table.c.id.in_([e.call.id for e in given_back]))
+            .values(attempts=calls_table.c.attempts - 1)
+        )
     events: list[Event] = []
     for e in ends:
         events.extend(e.events)

@@ -1,0 +1,180 @@
+"""The loop that posts results from the outbox (see the package docstring)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from datetime import datetime, timedelta
+
+import aiohttp
+
+from vxdial import __version__
+from vxdial.config import DeliverySettings
+from vxdial.domain import errors
+from vxdial.domain.clock import Clock
+from vxdial.egress import EgressPolicy
+from vxdial.store import GroupCommit, Store
+from vxdial.store.queries.deliveries import DeliveryJob, DeliveryOutcome
+
+log = logging.getLogger("vxdial.delivery")
+
+FIRST_RETRY_S = 10.0
+MAX_RETRY_S = 3600.0
+LEASE_S = 120.0
+POLL_S = 0.25
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The ``X-Vxdial-Signature`` header value of ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff_s(attempts_made: int) -> float:
+    """Seconds before the next try after ``attempts_made`` failed ones: 10, 20, 40, ...,
+    at most an hour."""
+    return float(min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** max(0, attempts_made - 1)))
+
+
+class Deliverer:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        http: aiohttp.ClientSession,
+        clock: Clock,
+        settings: DeliverySettings,
+        worker: str,
+        policy: EgressPolicy,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.clock = clock
+        self.settings = settings
+        self.worker = worker
+        self.policy = policy
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._record: GroupCommit[DeliveryOutcome, None] = GroupCommit(
+            lambda items: store.run(store.record_deliveries, items)
+        )
+        self.delivered = 0  # read by the metrics
+        self.failed_attempts = 0
+
+    async def run(self) -> None:
+        """Post due results until ``stop()``; posts in flight then finish (or are cut)."""
+        try:
+            while not self._stopping.is_set():
+                claimed = 0
+                try:
+                    claimed = await self._claim()
+                except errors.Unavailable as exc:
+                    log.warning("delivery.store_unavailable error=%s", exc)
+                if claimed == 0:
+                    self._wake.clear()
+                    wake = asyncio.ensure_future(self._wake.wait())
+                    pause = asyncio.ensure_future(self.clock.sleep(POLL_S))
+                    try:
+                        await asyncio.wait({wake, pause}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        wake.cancel()
+                        pause.cancel()
+        finally:
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, timeout=self.settings.timeout_s + 1)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run_until_idle(self) -> None:
+        """For tests: post until nothing is due."""
+        while await self._claim() or self._in_flight:
+            if self._in_flight:
+                await asyncio.wait(self._in_flight)
+
+    async def _claim(self) -> int:
+        room = self.settings.concurrency - len(self._in_flight)
+        if room <= 0:
+            return 0
+        now = self.clock.now()
+        jobs = await self.store.run(
+            self.store.claim_deliveries,
+            worker=self.worker,
+            now=now,
+            lease_until=now + timedelta(seconds=LEASE_S),
+            limit=room,
+        )
+        for job in jobs:
+            task = asyncio.create_task(self._deliver(job))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        return len(jobs)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        body = job.body.encode()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Vxdial-Delivery": job.delivery_key,
+            "X-Vxdial-Signature": signature(job.secret, body),
+            "User-Agent": f"vxdial/{__version__}",
+        }
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            self.policy.check_url(job.url)
+            async with self.http.post(
+                job.url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                await response.read()
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except TimeoutError:
+            error = f"no answer within {self.settings.timeout_s:g} s"
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            error = str(exc) or type(exc).__name__
+        duration_ms = int((time.monotonic() - started) * 1000)
+        now = self.clock.now()
+        delivered = error is None
+        next_at: datetime | None = None
+        if not delivered:
+            self.failed_attempts += 1
+            candidate = now + timedelta(seconds=backoff_s(job.attempts + 1))
+            if candidate <= job.created_at + timedelta(seconds=self.settings.retry_for_s):
+                next_at = candidate
+            else:
+                log.warning(
+                    "delivery.given_up call_id=%d delivery=%s error=%s",
+                    job.call_id,
+                    job.delivery_key,
+                    error,
+                )
+        else:
+            self.delivered += 1
+        outcome = DeliveryOutcome(
+            id=job.id,
+            worker=self.worker,
+            at=now,
+            status=status,
+            error=error,
+            duration_ms=duration_ms,
+            delivered=delivered,
+            next_attempt_at=next_at,
+        )
+        try:
+            await self._record.submit(outcome)
+        except errors.Unavailable:
+            log.error("delivery.not_recorded delivery=%s: left to the lease", job.delivery_key)

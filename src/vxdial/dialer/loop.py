@@ -1,0 +1,464 @@
+"""The dialer loop and the life of one attempt.
+
+Each cycle the loop renews its leases (its heartbeat, which also brings back the
+cancel requests for its calls), sweeps (dead workers' calls, expirations, canceled
+campaigns), and claims as many due calls as its free lines allow. Claims come with a
+calls-per-second slot; each attempt runs as its own task:
+
+    wait for the slot -> dial -> (ringing) -> answered?
+        no:  the call is queued again for retry_interval, or failed / expired
+        yes: connected is recorded first (an answered call is never dialed again),
+             then ;postd= digits, the start_url POST and the VoiceXML session, until
+             either side hangs up, the application ends, or the maximum duration
+    -> the attempt's end, with the transcript, in one write (and the result in the
+       outbox if the call is final)
+
+Writes of many attempts share transactions (``store.GroupCommit``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from vxdial import voicexml
+from vxdial.config import DialerSettings
+from vxdial.dialer.channel import RecordingChannel
+from vxdial.domain import calls, errors
+from vxdial.domain.clock import Clock
+from vxdial.domain.media import Hangup
+from vxdial.store import GroupCommit, Store
+from vxdial.store.leases import Claim, DialLimits
+from vxdial.store.queries.attempts import AttemptEnd, Event
+from vxdial.telephony import CallLeg, DialRequest, DialResult, Driver
+
+log = logging.getLogger("vxdial.dialer")
+
+CLAIM_BATCH = 500  # calls claimed at most per cycle
+PACING_HORIZON_S = 1.0  # calls-per-second slots are handed out this far ahead
+SWEEP_EVERY_S = 1.0
+DRAIN_S = 10.0  # on stop, calls up get this long to end before they are cut
+
+
+def worker_name() -> str:
+    """host:pid:random: unique per process, readable in the attempts table."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class _Stop:
+    """Why an attempt should stop early: its sender (or the admin) canceled the call,
+    or this worker is shutting down. The first reason wins."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.reason: str | None = None  # "cancel" | "shutdown"
+
+    def request(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.event.set()
+
+
+@dataclass
+class _Up:
+    """A call this worker has up."""
+
+    claim: Claim
+    task: asyncio.Task[None]
+    stop: _Stop
+
+
+class Dialer:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        driver: Driver,
+        clock: Clock,
+        settings: DialerSettings,
+        fetcher: voicexml.Fetcher,
+        worker: str | None = None,
+    ) -> None:
+        self.store = store
+        self.driver = driver
+        self.clock = clock
+        self.settings = settings
+        self.fetcher = fetcher
+        self.worker = worker or worker_name()
+        self.limits = DialLimits(lines=settings.lines, cps=settings.cps, horizon_s=PACING_HORIZON_S)
+        self._up: dict[int, _Up] = {}
+        self._rotation = 0
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._ringing: GroupCommit[tuple[int, int, str, datetime], None] = GroupCommit(
+            lambda items: store.run(store.mark_ringing, items)
+        )
+        self._connected: GroupCommit[tuple[int, int, str, datetime, str], None] = GroupCommit(
+            lambda items: store.run(store.mark_connected, items)
+        )
+        self._ends: GroupCommit[AttemptEnd, bool] = GroupCommit(
+            lambda items: store.run(store.finish_attempts, items)
+        )
+        # Figures for /metrics and tests.
+        self.attempts_started = 0
+        self.attempts_ended = 0
+        self.calls_answered = 0
+
+    @property
+    def calls_up(self) -> int:
+        return len(self._up)
+
+    async def run(self) -> None:
+        """Dial until ``stop()``; then let the calls up end (or cut them after a while)."""
+        lease = timedelta(seconds=self.settings.lease_s)
+        next_heartbeat = self.clock.now()
+        next_sweep = self.clock.now()
+        log.info("dialer.started worker=%s", self.worker)
+        try:
+            while not self._stopping.is_set():
+                now = self.clock.now()
+                try:
+                    if now >= next_heartbeat:
+                        await self._heartbeat(now, lease)
+                        next_heartbeat = now + min(lease / 3, timedelta(seconds=1))
+                    if now >= next_sweep:
+                        swept = await self.store.run(
+                            self.store.sweep, now=now, lease_s=self.settings.lease_s
+                        )
+                        if any(swept.values()):
+                            log.info(
+                                "dialer.swept %s", " ".join(f"{k}={v}" for k, v in swept.items())
+                            )
+                        next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
+                    claimed = await self._claim(now, lease)
+                except errors.Unavailable as exc:
+                    log.warning("dialer.store_unavailable error=%s", exc)
+                    claimed = 0
+                if claimed == 0 or len(self._up) >= self.settings.lines:
+                    self._wake.clear()
+                    await _first_of(self._wake.wait(), self.clock.sleep(self.settings.poll_s))
+        finally:
+            await self._drain()
+            log.info("dialer.stopped worker=%s", self.worker)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run_until_idle(self, *, idle_cycles: int = 3) -> None:
+        """For tests: dial until nothing is up and nothing was claimed for a few cycles."""
+        lease = timedelta(seconds=self.settings.lease_s)
+        quiet = 0
+        while quiet < idle_cycles:
+            now = self.clock.now()
+            await self._heartbeat(now, lease)
+            await self.store.run(self.store.sweep, now=now, lease_s=self.settings.lease_s)
+            claimed = await self._claim(now, lease)
+            if self._up:
+                await asyncio.wait([up.task for up in self._up.values()])
+                quiet = 0
+            elif claimed == 0:
+                quiet += 1
+
+    # -- the loop's parts -----------------------------------------------------------------
+
+    async def _heartbeat(self, now: datetime, lease: timedelta) -> None:
+        canceled = await self.store.run(
+            self.store.heartbeat, worker=self.worker, now=now, lease_until=now + lease
+        )
+        for call_id in canceled:
+            up = self._up.get(call_id)
+            if up is not None and up.stop.reason is None:
+                log.info("dialer.cancel_requested call_id=%d", call_id)
+                up.stop.request("cancel")
+
+    async def _claim(self, now: datetime, lease: timedelta) -> int:
+        free = self.settings.lines - len(self._up)
+        if free <= 0:
+            return 0
+        claims = await self.store.run(
+            self.store.claim_calls,
+            worker=self.worker,
+            now=now,
+            lease_until=now + lease,
+            limits=self.limits,
+            max_claims=min(free, CLAIM_BATCH),
+            rotation=self._rotation,
+        )
+        self._rotation += 1
+        for claim in claims:
+            stop = _Stop()
+            task = asyncio.create_task(self._attempt(claim, stop))
+            self._up[claim.call.id] = _Up(claim, task, stop)
+            task.add_done_callback(functools.partial(self._done, claim.call.id))
+        self.attempts_started += len(claims)
+        return len(claims)
+
+    def _done(self, call_id: int, _: object = None) -> None:
+        self._up.pop(call_id, None)
+        self.attempts_ended += 1
+        self._wake.set()
+
+    async def _drain(self) -> None:
+        """Let the calls up end by themselves for a while, then stop them: unanswered
+        attempts are given back (not counted), answered calls hung up."""
+        if not self._up:
+            return
+        tasks = [up.task for up in self._up.values()]
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_S)
+        if not pending:
+            return
+        for up in list(self._up.values()):
+            up.stop.request("shutdown")
+        _, pending = await asyncio.wait(pending, timeout=DRAIN_S)
+        for task in pending:  # a write that cannot finish: the lease will tell
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1)
+
+    # -- one attempt ------------------------------------------------------------------------
+
+    async def _attempt(self, claim: Claim, stop: _Stop) -> None:
+        call = claim.call
+        try:
+            end = await self._dial_and_talk(claim, stop)
+        except asyncio.CancelledError:
+            # Cut at shutdown: the lease runs out and another worker takes it over.
+            raise
+        except Exception as exc:
+            log.exception("dialer.attempt_failed call_id=%d attempt=%d", call.id, claim.attempt)
+            end = self._unanswered(
+                claim, calls.Outcome.UNREACHABLE, f"internal error: {type(exc).__name__}"
+            )
+        try:
+            applied = await self._ends.submit(end)
+        except errors.Unavailable:
+            log.error("dialer.end_not_written call_id=%d: left to the lease", call.id)
+            return
+        if not applied:
+            log.warning("dialer.lease_lost call_id=%d attempt=%d", call.id, claim.attempt)
+
+    async def _dial_and_talk(self, claim: Claim, stop: _Stop) -> AttemptEnd:
+        call = claim.call
+        wait_s = (claim.dial_at - self.clock.now()).total_seconds()
+        if wait_s > 0:
+            await _first_of(self.clock.sleep(wait_s), stop.event.wait())
+        if stop.reason is not None:
+            return self._stopped_unanswered(claim, stop, "before dialing")
+        ringing: list[asyncio.Future[None]] = []
+
+        def on_ringing() -> None:
+            item = (call.id, claim.attempt, self.worker, self.clock.now())
+            ringing.append(asyncio.ensure_future(self._ringing.submit(item)))
+
+        request = DialRequest(
+            call_id=call.id,
+            attempt=claim.attempt,
+            number=call.phone_number,
+            caller_id=call.ani,
+            postd=call.postd,
+            ring_timeout_s=self.settings.ring_timeout_s,
+        )
+        dialing = asyncio.ensure_future(self.driver.dial(request, on_ringing=on_ringing))
+        stopping = asyncio.ensure_future(stop.event.wait())
+        try:
+            await asyncio.wait({dialing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not dialing.done():
+            dialing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                result = await dialing
+                if result.leg is not None:
+                    await result.leg.hangup()
+            await _settle(ringing)
+            return self._stopped_unanswered(claim, stop, "while dialing")
+        result = dialing.result()
+        await _settle(ringing)
+        if not result.outcome.answered or result.leg is None:
+            return self._unanswered(claim, result.outcome, result.cause)
+        try:
+            return await self._talk(claim, result, stop)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await result.leg.hangup()
+            raise
+
+    async def _talk(self, claim: Claim, result: DialResult, stop: _Stop) -> AttemptEnd:
+        call = claim.call
+        leg = result.leg
+        assert leg is not None
+        callee_type = (result.callee_type or calls.CalleeType.UNKNOWN).value
+        answered_at = self.clock.now()
+        # Durable before anything is said: an answered call is never dialed again.
+        await self._connected.submit(
+            (call.id, claim.attempt, self.worker, answered_at, callee_type)
+        )
+        self.calls_answered += 1
+        channel = RecordingChannel(leg, self.clock, call.id, claim.attempt)
+        session = asyncio.ensure_future(self._session(claim, leg, channel, callee_type))
+        stopping = asyncio.ensure_future(stop.event.wait())
+        too_long = asyncio.ensure_future(self.clock.sleep(self.settings.max_call_s))
+        try:
+            done, _ = await asyncio.wait(
+                {session, stopping, too_long}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+            too_long.cancel()
+        if session in done:
+            cause = session.result()
+        else:
+            session.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await session
+            cause = {
+                "cancel": "canceled by request; hung up",
+                "shutdown": "the worker stopped; hung up",
+            }.get(stop.reason or "", f"maximum call duration ({self.settings.max_call_s:g} s)")
+            with contextlib.suppress(Exception):
+                await leg.hangup()
+        ended_at = self.clock.now()
+        channel.note("disconnected", cause, at=ended_at)
+        return AttemptEnd(
+            call=call,
+            attempt=claim.attempt,
+            worker=self.worker,
+            outcome=calls.Outcome.ANSWER,
+            cause=cause or result.cause,
+            callee_type=callee_type,
+            ended_at=ended_at,
+            state=calls.CallState.COMPLETED,
+            next_attempt_at=None,
+            duration_s=max(0, round((ended_at - answered_at).total_seconds())),
+            events=channel.events,
+        )
+
+    async def _session(
+        self, claim: Claim, leg: CallLeg, channel: RecordingChannel, callee_type: str
+    ) -> str:
+        """Run the call's application; returns why the call ended."""
+        call = claim.call
+        try:
+            if call.postd:
+                await leg.send_dtmf(call.postd)
+                channel.note("postd", call.postd)
+            end = await voicexml.run_session(
+                voicexml.FetchRequest(
+                    call.settings.start_url, method="POST", data=start_fields(claim)
+                ),
+                channel=channel,
+                fetcher=self.fetcher,
+                session=session_variables(claim, callee_type),
+            )
+        except Hangup as exc:
+            return f"callee hung up ({exc.cause})"
+        detail = end.reason if end.event is None else f"{end.reason}: {end.event}"
+        if end.message:
+            detail += f" ({end.message})"
+        if end.reason == "error":
+            channel.note("application_error", detail)
+        return {
+            "hangup": "callee hung up",
+            "disconnect": "the application disconnected",
+            "exit": "the application exited",
+            "end": "the application ended",
+        }.get(end.reason, f"the application failed: {detail}")
+
+    def _unanswered(self, claim: Claim, outcome: calls.Outcome, cause: str) -> AttemptEnd:
+        now = self.clock.now()
+        state, next_at = calls.after_unanswered(claim.call.settings, claim.attempt, now)
+        return AttemptEnd(
+            call=claim.call,
+            attempt=claim.attempt,
+            worker=self.worker,
+            outcome=outcome,
+            cause=cause,
+            callee_type=outcome.value,
+            ended_at=now,
+            state=state,
+            next_attempt_at=next_at,
+            duration_s=0,
+            events=[
+                Event(claim.call.id, now, claim.attempt, "disconnected", f"{outcome}: {cause}")
+            ],
+        )
+
+    def _stopped_unanswered(self, claim: Claim, stop: _Stop, when: str) -> AttemptEnd:
+        """Canceled by request (final), or given back at shutdown (queued again now, the
+        attempt not counted: the next worker to run dials it)."""
+        now = self.clock.now()
+        given_back = stop.reason == "shutdown"
+        return AttemptEnd(
+            call=claim.call,
+            attempt=claim.attempt,
+            worker=self.worker,
+            outcome=None,
+            cause=f"the worker stopped {when}" if given_back else f"canceled {when}",
+            callee_type=claim.call.callee_type,
+            ended_at=now,
+            state=calls.CallState.QUEUED if given_back else calls.CallState.CANCELED,
+            next_attempt_at=now if given_back else None,
+            duration_s=0,
+            given_back=given_back,
+        )
+
+
+def start_fields(claim: Claim) -> dict[str, str]:
+    """What vxdial POSTs to start_url on answer (PRODUCT.md section 3)."""
+    call = claim.call
+    return {
+        "call_id": str(call.id),
+        "phone_number": call.phone_number,
+        "message_reference": call.message_reference or "",
+        "call_parameters": call.call_parameters or "",
+        "campaign_id": str(call.campaign_id),
+        "campaign_name": call.campaign_name,
+        "attempt": str(claim.attempt),
+    }
+
+
+def session_variables(claim: Claim, callee_type: str) -> dict[str, object]:
+    """The VoiceXML ``session.*`` variables of an answered call (PRODUCT.md section 5)."""
+    call = claim.call
+    return {
+        "telephone": {"ani": call.ani or "", "dnis": call.phone_number},
+        "connection": {
+            "callee_type": callee_type,
+            "local": {"uri": f"tel:+{call.ani}" if call.ani else ""},
+            "remote": {"uri": f"tel:+{call.phone_number}"},
+            "protocol": {"name": "sip", "version": "2.0"},
+        },
+        "call_id": call.id,
+        "message_reference": call.message_reference or "",
+        "call_parameters": call.call_parameters or "",
+        "campaign_id": call.campaign_id,
+        "campaign_name": call.campaign_name,
+        "attempt": claim.attempt,
+    }
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of ``waits`` ends; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _settle(futures: list[asyncio.Future[None]]) -> None:
+    """Wait for the ringing writes (their end must not overtake them)."""
+    for future in futures:
+        with contextlib.suppress(Exception):
+            await future

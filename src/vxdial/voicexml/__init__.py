@@ -1,0 +1,24 @@
+"""The VoiceXML 2.1 interpreter (DTMF), speaking only to a ``Channel`` it defines.
+
+``run_session`` runs one application over one call and says how it ended; documents come
+through a ``Fetcher`` (``HttpFetcher`` for HTTP). ``testing`` ships a scripted caller and an
+in-memory fetcher for tests and dry runs. The other modules are private.
+"""
+
+from vxdial.voicexml.channel import Channel
+from vxdial.voicexml.fetch import Document, Fetcher, FetchError, FetchRequest, HttpFetcher
+from vxdial.voicexml.interpreter import run_session
+from vxdial.voicexml.session import EndReason, Limits, SessionEnd
+
+__all__ = [
+    "Channel",
+    "Document",
+    "EndReason",
+    "FetchError",
+    "FetchRequest",
+    "Fetcher",
+    "HttpFetcher",
+    "Limits",
+    "SessionEnd",
+    "run_session",
+]

@@ -1,0 +1,284 @@
+"""ECMAScript for VoiceXML: one QuickJS context per session, with the spec's scopes.
+
+VoiceXML 2.0 section 5.1: variables live in the session (read-only), application,
+document, dialog and anonymous scopes. Each scope here is a plain ECMAScript object
+without a prototype, and every expression is evaluated inside ``with`` statements over the
+current chain (session outermost, the anonymous scope innermost), so that
+
+- a bare name resolves in the nearest scope that declares it, then in the global object
+  (the ECMAScript built-ins);
+- ``application.x``, ``document.x``, ``dialog.x`` name a scope's variable: those names are
+  globals that always point at the current scope objects;
+- ``<assign>`` updates a variable where it is declared (not a shadow copy), and is
+  ``error.semantic`` if it is declared nowhere.
+
+``<script>`` code runs as global eval code inside the same chain; the ``var`` and
+``function`` declarations it hoists land on the global object first, and are moved onto the
+scope the script belongs to before any of its statements run (so functions keep the
+chain they were defined in as their closure).
+
+Limits: each evaluation may use ``time_limit_s`` of CPU (QuickJS's interrupt handler), the
+whole context ``memory_limit_bytes``; going over raises ``LimitExceeded``, which ends the
+session (a memory-exhausted context is not usable again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+import quickjs  # type: ignore[import-untyped]
+
+__all__ = ["Engine", "LimitExceeded", "Scope", "ScriptError"]
+
+
+class ScriptError(Exception):
+    """An ECMAScript exception (syntax error, ReferenceError, ``throw``): error.semantic."""
+
+
+class LimitExceeded(Exception):
+    """A script ran too long or used too much memory."""
+
+
+class Scope:
+    """A handle on one scope object inside the engine."""
+
+    __slots__ = ("_object",)
+
+    def __init__(self, obj: Any) -> None:
+        self._object = obj
+
+
+_BOOTSTRAP = r"""
+var session = Object.create(null);
+var application = Object.create(null), document = undefined, dialog = undefined;
+var __vx_E = Object.freeze(Object.create(null));
+var __vx_c = [session, application, __vx_E, __vx_E, __vx_E];
+var __vx_snap = null, __vx_target = null, __vx_src = "";
+
+function __vx_freeze(o) {
+  if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    var keys = Object.getOwnPropertyNames(o);
+    for (var i = 0; i < keys.length; i++) __vx_freeze(o[keys[i]]);
+  }
+  return o;
+}
+function __vx_session(json) {
+  var values = JSON.parse(json);
+  for (var k in values) session[k] = __vx_freeze(values[k]);
+  Object.freeze(session);
+}
+function __vx_scope() { return Object.create(null); }
+function __vx_enter(a, d, g, n) {
+  application = a;
+  document = d === null ? undefined : d;
+  dialog = g === null ? undefined : g;
+  __vx_c = [session, a, d === null ? __vx_E : d, g === null ? __vx_E : g, n === null ? __vx_E : n];
+}
+function __vx_eval(__vx_s) {
+  with (__vx_c[0]) with (__vx_c[1]) with (__vx_c[2]) with (__vx_c[3]) with (__vx_c[4]) {
+    return eval(__vx_s);
+  }
+}
+function __vx_expr(s) { return __vx_eval("(" + s + "\n)"); }
+function __vx_bool(s) { return !!__vx_expr(s); }
+function __vx_str(s) { return String(__vx_expr(s)); }
+function __vx_json(s) { return JSON.stringify([__vx_expr(s)]); }
+function __vx_declare(S, name, s) { S[name] = s === null ? undefined : __vx_expr(s); }
+function __vx_set(S, name, v) { S[name] = v; }
+function __vx_isundef(S, name) { return S[name] === undefined; }
+function __vx_isscope(o) {
+  return o === application || o === document || o === dialog || __vx_c.indexOf(o) >= 0;
+}
+function __vx_put(name, v) {
+  var dot = name.lastIndexOf(".");
+  if (dot < 0) {
+    for (var i = 4; i >= 0; i--) {
+      if (name in __vx_c[i]) {
+        if (i === 0) return name + " is a session variable, which is read-only";
+        __vx_c[i][name] = v;
+        return null;
+      }
+    }
+    if (name in globalThis) { globalThis[name] = v; return null; }
+    return name + " is not declared";
+  }
+  var path = name.slice(0, dot), prop = name.slice(dot + 1);
+  var base = __vx_eval(path);
+  if (base === null || (typeof base !== "object" && typeof base !== "function"))
+    return path + " is " + (base === null ? "null" : typeof base) + ", not an object";
+  if (base === session || Object.isFrozen(base)) return name + " is read-only";
+  if (__vx_isscope(base) && !(prop in base)) return name + " is not declared";
+  base[prop] = v;
+  return null;
+}
+function __vx_assign(name, s) { return __vx_put(name, s === null ? undefined : __vx_expr(s)); }
+function __vx_fill(S, name, value, utterance) {
+  var result = {utterance: utterance, inputmode: "dtmf", confidence: 1.0, interpretation: value};
+  S[name] = value;
+  S[name + "$"] = result;
+  var last = [result];
+  last.utterance = utterance;
+  last.inputmode = "dtmf";
+  last.confidence = 1.0;
+  last.interpretation = value;
+  application["lastresult$"] = last;
+}
+function __vx_field(name) {
+  var v = __vx_eval(name);
+  if (v === undefined) return "";
+  if (v !== null && typeof v === "object") {
+    try { return JSON.stringify(v); } catch (e) { return String(v); }
+  }
+  return String(v);
+}
+function __vx_hoist() {
+  var seen = Object.create(null), now = Object.getOwnPropertyNames(globalThis), S = __vx_target;
+  for (var i = 0; i < __vx_snap.length; i++) seen[__vx_snap[i]] = true;
+  for (var j = 0; j < now.length; j++) {
+    var n = now[j];
+    if (seen[n]) continue;
+    var v = globalThis[n];
+    if (typeof v === "function" || !(n in S)) S[n] = v;
+    delete globalThis[n];
+  }
+}
+function __vx_settarget(S) { __vx_target = S; }
+"""
+
+_RUN_SCRIPT = (
+    "__vx_snap = Object.getOwnPropertyNames(globalThis);"
+    " with (__vx_c[0]) with (__vx_c[1]) with (__vx_c[2]) with (__vx_c[3]) with (__vx_c[4])"
+    " { eval(__vx_src); } void 0;"
+)
+
+
+class Engine:
+    """The ECMAScript side of one session. Every method that runs application code raises
+    ``ScriptError`` or ``LimitExceeded``."""
+
+    def __init__(
+        self,
+        session: Mapping[str, object],
+        *,
+        time_limit_s: float,
+        memory_limit_bytes: int,
+    ) -> None:
+        self._time_limit_s = time_limit_s
+        self._memory_limit_bytes = memory_limit_bytes
+        context = quickjs.Context()
+        context.set_memory_limit(memory_limit_bytes)
+        context.set_time_limit(time_limit_s)
+        context.eval(_BOOTSTRAP)
+        self._context = context
+        get = context.get
+        self._session = get("__vx_session")
+        self._scope = get("__vx_scope")
+        self._enter = get("__vx_enter")
+        self._bool = get("__vx_bool")
+        self._str = get("__vx_str")
+        self._json = get("__vx_json")
+        self._declare = get("__vx_declare")
+        self._set = get("__vx_set")
+        self._isundef = get("__vx_isundef")
+        self._assign = get("__vx_assign")
+        self._fill = get("__vx_fill")
+        self._field = get("__vx_field")
+        self._settarget = get("__vx_settarget")
+        self._call(self._session, json.dumps(dict(session), default=str))
+
+    def _call(self, function: Any, *args: object) -> Any:
+        try:
+            return function(*args)
+        except quickjs.JSException as exc:
+            raise self._translate(exc) from None
+
+    def _translate(self, exc: Exception) -> Exception:
+        text = str(exc)
+        first = text.split("\n", 1)[0].strip()
+        if first == "InternalError: interrupted":
+            return LimitExceeded(f"a script ran longer than {self._time_limit_s:g} s")
+        mib = self._memory_limit_bytes / (1024 * 1024)
+        if first == "InternalError: out of memory":
+            return LimitExceeded(f"scripts used more than {mib:g} MiB")
+        if text.strip() == "null":
+            # QuickJS throws a bare null when it cannot even allocate the error; so does
+            # `throw null`. Memory still nearly full tells them apart in the usual case.
+            if self._context.memory()["malloc_size"] > 0.5 * self._memory_limit_bytes:
+                return LimitExceeded(f"scripts used more than {mib:g} MiB")
+            return ScriptError("uncaught exception: null (or out of memory)")
+        return ScriptError(first or "uncaught exception")
+
+    # -- scopes ---------------------------------------------------------------------
+
+    def new_scope(self) -> Scope:
+        return Scope(self._scope())
+
+    def enter(
+        self,
+        application: Scope,
+        document: Scope | None,
+        dialog: Scope | None,
+        anonymous: Scope | None,
+    ) -> None:
+        """Make these the current scopes (innermost last)."""
+        self._enter(
+            application._object,
+            None if document is None else document._object,
+            None if dialog is None else dialog._object,
+            None if anonymous is None else anonymous._object,
+        )
+
+    # -- evaluation in the current scopes -------------------------------------------
+
+    def truthy(self, expr: str) -> bool:
+        return bool(self._call(self._bool, expr))
+
+    def string(self, expr: str) -> str:
+        """The expression's value converted with ``String()``."""
+        return cast(str, self._call(self._str, expr))
+
+    def value(self, expr: str) -> object:
+        """The expression's value as JSON data (undefined and functions give None)."""
+        return json.loads(cast(str, self._call(self._json, expr)))[0]
+
+    def form_value(self, name: str) -> str:
+        """A variable's value as submitted: "" when undefined, JSON for objects."""
+        return cast(str, self._call(self._field, name))
+
+    def assign(self, name: str, expr: str | None) -> None:
+        """``<assign>`` (``expr`` None: undefined, for ``<clear>``). Raises ``ScriptError``
+        when ``name`` is not declared or read-only."""
+        problem = self._call(self._assign, name, expr)
+        if problem is not None:
+            raise ScriptError(cast(str, problem))
+
+    def run(self, scope: Scope, source: str) -> None:
+        """Run ``<script>`` code; the variables and functions it declares go to ``scope``,
+        which must be the innermost current scope."""
+        self._call(self._settarget, scope._object)
+        self._context.set("__vx_src", "__vx_hoist();" + source)
+        try:
+            self._context.eval(_RUN_SCRIPT)
+        except quickjs.JSException as exc:
+            raise self._translate(exc) from None
+
+    # -- variables of one scope -------------------------------------------------------
+
+    def declare(self, scope: Scope, name: str, expr: str | None) -> None:
+        """``<var>``: ``name`` in ``scope``, set to ``expr`` evaluated in the current
+        scopes (undefined when ``expr`` is None)."""
+        self._call(self._declare, scope._object, name, expr)
+
+    def set(self, scope: Scope, name: str, value: str | bool) -> None:
+        self._call(self._set, scope._object, name, value)
+
+    def is_undefined(self, scope: Scope, name: str) -> bool:
+        return bool(self._call(self._isundef, scope._object, name))
+
+    def fill(self, scope: Scope, name: str, value: str | bool, utterance: str) -> None:
+        """An input item matched: its variable, its shadow variable ``name$`` and
+        ``application.lastresult$``."""
+        self._call(self._fill, scope._object, name, value, utterance)

@@ -1,0 +1,375 @@
+"""The dialer end to end: real HTTP, the sim carrier, the customer's application on
+loopback serving VoiceXML and collecting result_url posts; on SQLite and PostgreSQL.
+
+The simulated world runs SPEED times faster (one ScaledClock shared by the dialer, the
+sim carrier and the intake), so retry intervals of a minute pass in a second or two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from tests.conftest import make_settings
+from tests.support.servers import serve_in_thread
+from tests.support.webapp import Seen, WebApp
+from vxdial.app import accounts_for, open_store
+from vxdial.config import DialerSettings, SimRule, SimSettings
+from vxdial.domain.clock import ScaledClock, to_epoch_s
+from vxdial.telephony import SimDriver
+
+SPEED = 60.0
+
+CONFIRM = b"""<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
+  <form id="reminder">
+    <field name="answer" type="digits?length=1">
+      <prompt>Your appointment is tomorrow at nine. Press 1 to confirm, 2 to cancel.</prompt>
+      <filled>
+        <if cond="answer == '1'">
+          <prompt>Thank you, see you tomorrow.</prompt>
+        <else/>
+          <prompt>Your appointment is canceled.</prompt>
+        </if>
+        <submit next="/confirm" namelist="answer" method="post"/>
+      </filled>
+    </field>
+  </form>
+</vxml>"""
+GOODBYE = b"""<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form><block>Goodbye.</block></form></vxml>"""
+
+
+@dataclass
+class Dialing:
+    base: str
+    webapp: WebApp
+    clock: ScaledClock
+    driver: SimDriver
+    alice: httpx.Client
+    admin: httpx.Client
+
+    def queue(self, **fields: Any) -> dict[str, Any]:
+        body = {
+            "phone_number": "15551230000",
+            "start_url": self.webapp.url("/start.vxml"),
+            "result_url": self.webapp.url("/result"),
+            **fields,
+        }
+        response = self.alice.post("/api/v1/calls", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def results(self) -> list[dict[str, str]]:
+        return [
+            {k: v[0] for k, v in parse_qs(r.body.decode(), keep_blank_values=True).items()}
+            for r in self.webapp.seen("/result", "POST")
+        ]
+
+    def result_posts(self) -> list[Seen]:
+        return self.webapp.seen("/result", "POST")
+
+    def wait_for(self, check: Callable[[], bool], timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            assert time.monotonic() < deadline, "timed out waiting"
+            time.sleep(0.02)
+
+    def wait_results(self, count: int, timeout_s: float = 30.0) -> list[dict[str, str]]:
+        self.wait_for(lambda: len(self.results()) >= count, timeout_s)
+        return self.results()
+
+    def call(self, call_id: int) -> dict[str, Any]:
+        return self.alice.get(f"/api/v1/calls/{call_id}").json()  # type: ignore[no-any-return]
+
+    def events(self, call_id: int) -> list[dict[str, Any]]:
+        return self.alice.get(f"/api/v1/calls/{call_id}/events").json()["items"]  # type: ignore[no-any-return]
+
+    def attempts(self, call_id: int) -> list[dict[str, Any]]:
+        return self.alice.get(f"/api/v1/calls/{call_id}/attempts").json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def start_dialing(database_url: str, webapp: WebApp) -> Iterator[Callable[..., Dialing]]:
+    stack: list[Any] = []
+
+    def start(*rules: SimRule, lines: int = 100, sender_lines: int | None = None) -> Dialing:
+        settings = make_settings(
+            database_url,
+            dialer=DialerSettings(lines=lines, cps=1000, poll_s=1.0, lease_s=120),
+            sim=SimSettings(speed=SPEED, rule=rules),
+        )
+        store = open_store(settings)
+        accounts = accounts_for(store, settings)
+        accounts.add_sender("alice", "1111", lines=sender_lines)
+        accounts.set_admin_pin("2468")
+        store.close()
+        clock = ScaledClock(SPEED)
+        driver = SimDriver(rules, clock)
+        context = serve_in_thread(settings, clock=clock, dialing=True, driver=driver)
+        base = context.__enter__()
+        stack.append(context)
+        client = httpx.Client(base_url=base, auth=("alice", "1111"), timeout=30)
+        admin = httpx.Client(base_url=base, auth=("admin", "2468"), timeout=30)
+        stack.extend([client, admin])
+        return Dialing(base, webapp, clock, driver, client, admin)
+
+    yield start
+    for item in reversed(stack):
+        if isinstance(item, httpx.Client):
+            item.close()
+        else:
+            item.__exit__(None, None, None)
+
+
+def test_answered_and_confirmed_with_a_key(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="1555123*", dtmf="1", ring_seconds=2))
+    dialing.webapp.bodies["/start.vxml"] = CONFIRM
+    dialing.webapp.bodies["/confirm"] = GOODBYE
+    call = dialing.queue(message_reference="appt-42", call_parameters="name=Pat")
+    [result] = dialing.wait_results(1)
+    assert result["call_id"] == str(call["id"])
+    assert result["result"] == "completed"
+    assert result["callee_type"] == "voice"
+    assert result["attempts"] == "1"
+    assert result["message_reference"] == "appt-42"
+    assert int(result["duration"]) >= 1
+    # The application got the call's fields, and then the caller's answer.
+    [start] = dialing.webapp.seen("/start.vxml", "POST")
+    fields = parse_qs(start.body.decode())
+    assert fields["call_id"] == [str(call["id"])]
+    assert fields["message_reference"] == ["appt-42"]
+    assert fields["call_parameters"] == ["name=Pat"]
+    assert fields["campaign_name"] == ["default"]
+    assert fields["attempt"] == ["1"]
+    [confirm] = dialing.webapp.seen("/confirm", "POST")
+    assert parse_qs(confirm.body.decode())["answer"] == ["1"]
+    # The transcript.
+    events = dialing.events(call["id"])
+    kinds = [e["kind"] for e in events]
+    assert kinds[:3] == ["dialing", "ringing", "connected"]
+    prompts = [e["detail"] for e in events if e["kind"] == "prompt"]
+    assert prompts == [
+        "Your appointment is tomorrow at nine. Press 1 to confirm, 2 to cancel.",
+        "Thank you, see you tomorrow.",
+        "Goodbye.",
+    ]
+    assert any(e["kind"] == "dtmf" and e["detail"].startswith("1") for e in events)
+    assert kinds[-1] == "completed"
+    final = dialing.call(call["id"])
+    assert final["state"] == "completed" and final["callee_type"] == "voice"
+
+
+def test_busy_then_answered_on_the_third_attempt(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="*", attempts=("busy", "busy", "answer")))
+    call = dialing.queue(max_retries=3, retry_interval=60)
+    [result] = dialing.wait_results(1)
+    assert (result["result"], result["attempts"], result["callee_type"]) == (
+        "completed",
+        "3",
+        "voice",
+    )
+    attempts = dialing.attempts(call["id"])
+    assert [a["outcome"] for a in attempts] == ["busy", "busy", "answer"]
+    assert attempts[0]["cause"] == "sim: busy"
+    starts = [a["started_at"] for a in attempts]
+    gaps = [_seconds(b) - _seconds(a) for a, b in itertools.pairwise(starts)]
+    assert all(gap >= 60 for gap in gaps), gaps
+    assert int(result["start_timestamp"]) <= int(result["last_attempt_timestamp"])
+
+
+def test_never_answered_fails_after_every_attempt(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="*", outcome="noanswer"))
+    call = dialing.queue(max_retries=2, retry_interval=60)
+    [result] = dialing.wait_results(1, timeout_s=60)
+    assert (result["result"], result["attempts"], result["callee_type"]) == (
+        "failed",
+        "3",
+        "noanswer",
+    )
+    attempts = dialing.attempts(call["id"])
+    assert [a["outcome"] for a in attempts] == ["noanswer"] * 3
+    assert all(a["cause"] == "ring timeout" for a in attempts)
+    starts = [_seconds(a["started_at"]) for a in attempts]
+    assert all(b - a >= 60 + 30 for a, b in itertools.pairwise(starts))  # ring + wait
+
+
+def test_expiration_mid_retries(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="*", outcome="busy"))
+    expires = to_epoch_s(dialing.clock.now()) + 150
+    call = dialing.queue(max_retries=5, retry_interval=60, expiration_timestamp=expires)
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "expired"
+    assert result["callee_type"] == "busy"
+    assert result["attempts"] == "3"  # at 0, 60 and 120 s; the next would start after 150
+    assert len(dialing.attempts(call["id"])) == 3
+
+
+def test_scheduled_in_the_future(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    start_at = to_epoch_s(dialing.clock.now()) + 120
+    call = dialing.queue(scheduled_timestamp=start_at)
+    time.sleep(60 / SPEED)  # a simulated minute: nothing yet
+    assert dialing.call(call["id"])["state"] == "queued"
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "completed"
+    assert int(result["start_timestamp"]) >= start_at
+
+
+def test_cancel_a_queued_call(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    start_at = to_epoch_s(dialing.clock.now()) + 3600
+    call = dialing.queue(scheduled_timestamp=start_at)
+    response = dialing.alice.delete(f"/api/v1/calls/{call['id']}")
+    assert response.status_code == 200 and response.json()["state"] == "canceled"
+    [result] = dialing.wait_results(1)
+    assert (result["result"], result["attempts"]) == ("canceled", "0")
+    assert dialing.alice.delete(f"/api/v1/calls/{call['id']}").status_code == 409
+
+
+def test_cancel_a_connected_call_hangs_up(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="*", dtmf=""))
+    dialing.webapp.bodies["/start.vxml"] = LONG_CALL
+    call = dialing.queue()
+    dialing.wait_for(lambda: dialing.call(call["id"])["state"] == "connected")
+    response = dialing.alice.delete(f"/api/v1/calls/{call['id']}")
+    assert response.status_code == 202 and response.json()["cancel_requested"] is True
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "completed"  # answered calls end completed
+    events = dialing.events(call["id"])
+    assert any(e["kind"] == "cancel_requested" for e in events)
+    assert any("canceled by request" in (e["detail"] or "") for e in events)
+
+
+def test_pause_and_resume_a_campaign(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    response = dialing.alice.post(
+        "/api/v1/campaigns",
+        data={
+            "campaign_name": "spring",
+            "start_url": dialing.webapp.url("/start.vxml"),
+            "result_url": dialing.webapp.url("/result"),
+            "scheduled_timestamp": str(to_epoch_s(dialing.clock.now()) + 30),
+        },
+        files={"phone_list": ("l.csv", b"15551230001\n15551230002\n15551230003\n")},
+    )
+    campaign = response.json()
+    paused = dialing.alice.post(f"/api/v1/campaigns/{campaign['id']}/pause").json()
+    assert paused["state"] == "paused"
+    time.sleep(90 / SPEED)
+    assert dialing.results() == []
+    assert dialing.alice.get(f"/api/v1/campaigns/{campaign['id']}").json()["counts"]["queued"] == 3
+    resumed = dialing.alice.post(f"/api/v1/campaigns/{campaign['id']}/resume").json()
+    assert resumed["state"] == "active"
+    results = dialing.wait_results(3)
+    assert sorted(r["result"] for r in results) == ["completed"] * 3
+
+
+def test_cancel_a_campaign(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    response = dialing.alice.post(
+        "/api/v1/campaigns",
+        data={
+            "campaign_name": "gone",
+            "start_url": dialing.webapp.url("/start.vxml"),
+            "result_url": dialing.webapp.url("/result"),
+            "scheduled_timestamp": str(to_epoch_s(dialing.clock.now()) + 3600),
+        },
+        files={"phone_list": ("l.csv", b"".join(b"1555123%04d\n" % i for i in range(50)))},
+    )
+    campaign = response.json()
+    canceled = dialing.alice.post(f"/api/v1/campaigns/{campaign['id']}/cancel").json()
+    assert canceled["state"] == "canceled"
+    assert canceled["counts"]["canceled"] == 50
+    results = dialing.wait_results(50)
+    assert {r["result"] for r in results} == {"canceled"}
+    csv_rows = dialing.alice.get(
+        f"/api/v1/campaigns/{campaign['id']}/results.csv"
+    ).text.splitlines()
+    assert csv_rows[0].startswith("call_id,line,phone_number")
+    assert len(csv_rows) == 51 and all(",canceled," in row for row in csv_rows[1:])
+
+
+def test_lines_are_never_exceeded(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="*", ring_seconds=5), lines=4)
+    dialing.webapp.bodies["/start.vxml"] = GOODBYE
+    for i in range(30):
+        dialing.queue(phone_number=f"1555123{i:04d}")
+    dialing.wait_results(30, timeout_s=60)
+    assert dialing.driver.max_lines_in_use == 4
+
+
+def test_a_senders_lines_are_never_exceeded(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(SimRule(match="*", ring_seconds=5), lines=50, sender_lines=2)
+    for i in range(12):
+        dialing.queue(phone_number=f"1555123{i:04d}")
+    dialing.wait_results(12, timeout_s=60)
+    assert dialing.driver.max_lines_in_use == 2
+
+
+def test_results_are_signed(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    secret = dialing.alice.get("/api/v1/me").json()["result_secret"]
+    dialing.queue()
+    dialing.wait_results(1)
+    [post] = dialing.result_posts()
+    expected = "sha256=" + hmac.new(secret.encode(), post.body, hashlib.sha256).hexdigest()
+    headers = {k.lower(): v for k, v in post.headers.items()}
+    assert headers["x-vxdial-signature"] == expected
+    assert headers["content-type"] == "application/x-www-form-urlencoded"
+    assert len(headers["x-vxdial-delivery"]) == 36
+
+
+def test_result_url_down_for_a_while(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    dialing.webapp.status_sequences["POST /result"] = [500, 503]
+    call = dialing.queue()
+    dialing.wait_for(lambda: len(dialing.result_posts()) >= 3, timeout_s=60)
+    posts = dialing.result_posts()
+    keys = {{k.lower(): v for k, v in p.headers.items()}["x-vxdial-delivery"] for p in posts}
+    assert len(keys) == 1  # the same delivery id every time
+    assert len({p.body for p in posts}) == 1
+    dialing.wait_for(
+        lambda: (
+            dialing.alice.get(f"/api/v1/calls/{call['id']}/deliveries").json()[0]["state"]
+            == "delivered"
+        )
+    )
+    [delivery] = dialing.alice.get(f"/api/v1/calls/{call['id']}/deliveries").json()
+    assert [t["status"] for t in delivery["tries"]] == [500, 503, 200]
+    assert delivery["attempts"] == 3
+
+
+def test_admin_suspend_and_resume(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing()
+    suspended = dialing.admin.post("/api/v1/admin/suspend")
+    assert suspended.status_code == 200 and suspended.json()["suspended"] is True
+    call = dialing.queue()
+    time.sleep(60 / SPEED)
+    assert dialing.call(call["id"])["state"] == "queued"
+    resumed = dialing.admin.post("/api/v1/admin/resume").json()
+    assert resumed["suspended"] is False and resumed["lines"] == 100
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "completed"
+    assert dialing.alice.post("/api/v1/admin/suspend").status_code == 403
+
+
+LONG_CALL = b"""<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
+  <form><field name="x" type="digits"><prompt>Please hold.</prompt>
+    <noinput><reprompt/></noinput></field></form>
+</vxml>"""
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
