@@ -103,10 +103,14 @@ class Dialing:
 def start_dialing(database_url: str, webapp: WebApp) -> Iterator[Callable[..., Dialing]]:
     stack: list[Any] = []
 
-    def start(*rules: SimRule, lines: int = 100, sender_lines: int | None = None) -> Dialing:
+    def start(
+        *rules: SimRule, lines: int = 100, sender_lines: int | None = None, max_call_s: float = 3600
+    ) -> Dialing:
         settings = make_settings(
             database_url,
-            dialer=DialerSettings(lines=lines, cps=1000, poll_s=1.0, lease_s=120),
+            dialer=DialerSettings(
+                lines=lines, cps=1000, poll_s=1.0, lease_s=120, max_call_s=max_call_s
+            ),
             sim=SimSettings(speed=SPEED, rule=rules),
         )
         store = open_store(settings)
@@ -362,6 +366,17 @@ def test_admin_suspend_and_resume(start_dialing: Callable[..., Dialing]) -> None
     [result] = dialing.wait_results(1)
     assert result["result"] == "completed"
     assert dialing.alice.post("/api/v1/admin/suspend").status_code == 403
+
+
+def test_the_maximum_call_duration_hangs_up(start_dialing: Callable[..., Dialing]) -> None:
+    dialing = start_dialing(max_call_s=90)
+    dialing.webapp.bodies["/start.vxml"] = LONG_CALL  # would hold forever
+    call = dialing.queue()
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "completed"
+    assert 89 <= int(result["duration"]) <= 95
+    events = dialing.events(call["id"])
+    assert any("maximum call duration (90 s)" in (e["detail"] or "") for e in events)
 
 
 LONG_CALL = b"""<?xml version="1.0"?>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,7 @@ ConfigOption = Annotated[
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="overrides [database] url")
 ]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="debug | info | warning | error")]
 SimSpeedOption = Annotated[
     float | None,
     typer.Option("--sim-speed", help="run the simulated world N times faster ([sim] speed)"),
@@ -70,6 +72,15 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def configure_logging(level: str) -> None:
+    """Logs are events on standard error: time, level, logger, action and its fields."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def load_settings(**overrides: Any) -> config.Settings:
@@ -105,10 +116,12 @@ def serve(
         bool, typer.Option("--no-dialer", help="serve HTTP only; `vxdial worker`s dial")
     ] = False,
     sim_speed: SimSpeedOption = None,
+    log_level: LogLevelOption = "info",
 ) -> None:
     """Run the HTTP API and web services, and the dialer (migrating the database first)."""
     import uvicorn
 
+    configure_logging(log_level)
     from vxdial import app as application
 
     settings = load_settings(
@@ -149,11 +162,12 @@ def serve(
 
 @app.command()
 @handle_errors
-def worker(sim_speed: SimSpeedOption = None) -> None:
+def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info") -> None:
     """Run only the dialer and the result deliverer (any number, on one PostgreSQL)."""
     import asyncio
     import signal
 
+    configure_logging(log_level)
     from vxdial import app as application
 
     settings = load_settings(**{"sim.speed": sim_speed})

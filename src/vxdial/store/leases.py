@@ -190,14 +190,24 @@ def claim_calls(
 def renew_call_leases(
     conn: Connection, *, worker: str, now: datetime, lease_until: datetime
 ) -> list[int]:
-    """The worker's heartbeat: extend its leases; returns its calls asked to cancel."""
-    owned = (calls_table.c.lease_owner == worker) & calls_table.c.state.in_(LIVE_STATES)
-    conn.execute(sa.update(calls_table).where(owned).values(lease_expires_at=lease_until))
-    return list(
+    """The worker's heartbeat: extend its leases; returns its calls asked to cancel.
+
+    Its calls are found by a plain read, then updated by id in id order: an UPDATE that
+    scanned for them would wait on rows other workers hold, and two such waits deadlock.
+    """
+    owned = conn.execute(
+        sa.select(calls_table.c.id, calls_table.c.cancel_requested).where(
+            calls_table.c.lease_owner == worker, calls_table.c.state.in_(LIVE_STATES)
+        )
+    ).all()
+    ids = sorted(call_id for call_id, _ in owned)
+    if ids:
         conn.execute(
-            sa.select(calls_table.c.id).where(owned, calls_table.c.cancel_requested.is_(True))
-        ).scalars()
-    )
+            sa.update(calls_table)
+            .where(calls_table.c.id.in_(ids), calls_table.c.lease_owner == worker)
+            .values(lease_expires_at=lease_until)
+        )
+    return [call_id for call_id, cancel in owned if cancel]
 
 
 def reclaim_calls(conn: Connection, *, now: datetime, lease_s: float) -> int:

@@ -10,8 +10,11 @@ write latency flat under concurrency; other processes still wait via busy_timeou
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,13 +77,48 @@ def _translated_errors() -> Iterator[None]:
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        log.error("store.database_error error=%s", str(exc.orig)[:500])
+        if _is_transient(exc):
+            log.info("store.transient_error error=%s", str(exc.orig).splitlines()[0][:200])
+        else:
+            log.error("store.database_error error=%s", str(exc.orig)[:500])
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
             raise errors.Unavailable("the database is unavailable; try again") from exc
         raise errors.Unavailable("the database could not store this request") from exc
     except sa.exc.SQLAlchemyError as exc:
         log.error("store.error error=%s", str(exc)[:500])
         raise errors.Unavailable("the database is unavailable; try again") from exc
+
+
+# SQLSTATEs after which the same transaction, run again, succeeds: deadlock detected,
+# serialization failure (PostgreSQL picks a victim; the other transaction went on).
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+_WRITE_TRIES = 4
+
+
+def _is_transient(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+
+
+def retried(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a write again when the database chose it as a deadlock's victim."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(1, _WRITE_TRIES + 1):
+            try:
+                return method(*args, **kwargs)
+            except errors.Unavailable as exc:
+                if (
+                    attempt == _WRITE_TRIES
+                    or exc.__cause__ is None
+                    or not _is_transient(exc.__cause__)
+                ):
+                    raise
+                time.sleep(random.uniform(0.001, 0.01) * attempt)
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 class Store:
@@ -251,6 +289,7 @@ class Store:
                 now=now,
             )
 
+    @retried
     def add_campaign_batch(
         self,
         *,
@@ -344,6 +383,7 @@ class Store:
 
     # -- calls ----------------------------------------------------------------------
 
+    @retried
     def queue_calls(self, requests: Sequence[CallToQueue]) -> list[int]:
         """Queue single calls, all in one transaction; returns their ids in order.
 
@@ -432,6 +472,7 @@ class Store:
 
     # -- dialing ----------------------------------------------------------------------
 
+    @retried
     def claim_calls(
         self,
         *,
@@ -454,29 +495,34 @@ class Store:
                 rotation=rotation,
             )
 
+    @retried
     def mark_ringing(self, items: Sequence[tuple[int, int, str, datetime]]) -> list[None]:
         """(call_id, attempt, worker, at) of calls now ringing."""
         with self._write() as conn:
             attempt_queries.mark_ringing(conn, items)
         return [None] * len(items)
 
+    @retried
     def mark_connected(self, items: Sequence[tuple[int, int, str, datetime, str]]) -> list[None]:
         """(call_id, attempt, worker, at, callee_type) of calls just answered."""
         with self._write() as conn:
             attempt_queries.mark_connected(conn, items)
         return [None] * len(items)
 
+    @retried
     def finish_attempts(self, ends: Sequence[attempt_queries.AttemptEnd]) -> list[bool]:
         """Apply attempt ends; per end, whether it was applied (False: its lease was lost)."""
         with self._write() as conn:
             applied = set(attempt_queries.finish_attempts(conn, ends))
         return [end.call.id in applied for end in ends]
 
+    @retried
     def record_events(self, events: Sequence[attempt_queries.Event]) -> list[None]:
         with self._write() as conn:
             attempt_queries.insert_events(conn, events)
         return [None] * len(events)
 
+    @retried
     def heartbeat(self, *, worker: str, now: datetime, lease_until: datetime) -> list[int]:
         """Renew the worker's leases (calls and results); returns its calls asked to cancel."""
         with self._write() as conn:
@@ -486,6 +532,7 @@ class Store:
             delivery_queries.renew_delivery_leases(conn, worker=worker, lease_until=lease_until)
             return canceled
 
+    @retried
     def sweep(self, *, now: datetime, lease_s: float, batch: int = 1000) -> dict[str, int]:
         """The dialer's housekeeping: take over dead workers' calls, expire due calls,
         cancel the queued calls of canceled campaigns. Returns counts by kind."""
@@ -502,6 +549,7 @@ class Store:
         with self._read() as conn:
             return leases.live_calls_by_sender(conn)
 
+    @retried
     def set_suspended(self, suspended: bool, now: datetime) -> None:
         """The admin's global suspend (True) or resume (False) of all dialing."""
         with self._write() as conn:
@@ -515,6 +563,7 @@ class Store:
 
     # -- control ----------------------------------------------------------------------
 
+    @retried
     def cancel_call(self, sender_id: int | None, call_id: int, now: datetime) -> domain_calls.Call:
         """Cancel a call (see ``queries.control.cancel_call``); returns it afterwards."""
         with self._write() as conn:
@@ -526,6 +575,7 @@ class Store:
         assert after is not None
         return after
 
+    @retried
     def steer_campaign(
         self, sender_id: int | None, campaign_id: int, action: str, now: datetime
     ) -> domain_campaigns.CampaignSummary:
@@ -568,6 +618,7 @@ class Store:
 
     # -- result deliveries ---------------------------------------------------------------
 
+    @retried
     def claim_deliveries(
         self, *, worker: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[delivery_queries.DeliveryJob]:
@@ -576,6 +627,7 @@ class Store:
                 conn, worker=worker, now=now, lease_until=lease_until, limit=limit
             )
 
+    @retried
     def record_deliveries(self, outcomes: Sequence[delivery_queries.DeliveryOutcome]) -> list[None]:
         with self._write() as conn:
             delivery_queries.record_deliveries(conn, outcomes)

@@ -177,12 +177,21 @@ def record_deliveries(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> 
 
 
 def renew_delivery_leases(conn: Connection, *, worker: str, lease_until: datetime) -> None:
-    """Keep the results this worker is posting."""
-    conn.execute(
-        sa.update(deliveries)
-        .where(deliveries.c.lease_owner == worker, deliveries.c.state == PENDING)
-        .values(lease_expires_at=lease_until)
+    """Keep the results this worker is posting (found by a read, then updated by id:
+    see ``leases.renew_call_leases`` on deadlocks)."""
+    ids = sorted(
+        conn.execute(
+            sa.select(deliveries.c.id).where(
+                deliveries.c.lease_owner == worker, deliveries.c.state == PENDING
+            )
+        ).scalars()
     )
+    if ids:
+        conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id.in_(ids), deliveries.c.lease_owner == worker)
+            .values(lease_expires_at=lease_until)
+        )
 
 
 def deliveries_of_call(conn: Connection, call_id: int) -> list[Delivery]:
