@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vxdial.domain import calls, results
+from vxdial.store.queries.bulk import update_rows
 from vxdial.store.tables import call_attempts, call_events, deliveries, to_millis
 from vxdial.store.tables import calls as calls_table
 
@@ -88,69 +89,59 @@ def insert_events(conn: Connection, events: Sequence[Event]) -> None:
     )
 
 
-_RINGING = (
-    sa.update(calls_table)
-    .where(
-        calls_table.c.id == sa.bindparam("b_id"),
-        calls_table.c.lease_owner == sa.bindparam("b_worker"),
-        calls_table.c.state == "dialing",
-    )
-    .values(state="ringing", updated_at=sa.bindparam("b_at"))
-)
-_ATTEMPT_RINGING = (
-    sa.update(call_attempts)
-    .where(
-        call_attempts.c.call_id == sa.bindparam("b_id"),
-        call_attempts.c.attempt == sa.bindparam("b_attempt"),
-        # The open row: a number given back (its worker stopped) is used again.
-        call_attempts.c.ended_at.is_(None),
-    )
-    .values(ringing_at=sa.bindparam("b_at"))
-)
+# The open row of an attempt: a number given back (its worker stopped) is used again.
+_OPEN = call_attempts.c.ended_at.is_(None)
+# A call still leased to the row's worker (checked with the row's "worker" value).
+_MATCH_CALL = ("id", "lease_owner")
+_MATCH_ATTEMPT = ("call_id", "attempt")
 
 
 def mark_ringing(conn: Connection, items: Sequence[tuple[int, int, str, datetime]]) -> None:
     """(call_id, attempt, worker, at): the far end alerts."""
     if not items:
         return
-    params = [{"b_id": c, "b_attempt": a, "b_worker": w, "b_at": at} for c, a, w, at in items]
-    conn.execute(_RINGING, params)
-    conn.execute(_ATTEMPT_RINGING, params)
+    update_rows(
+        conn,
+        calls_table,
+        [{"id": c, "lease_owner": w, "updated_at": at} for c, _, w, at in items],
+        match=_MATCH_CALL,
+        assign={"state": sa.literal("ringing"), "updated_at": "updated_at"},
+        where=[calls_table.c.state == "dialing"],
+    )
+    update_rows(
+        conn,
+        call_attempts,
+        [{"call_id": c, "attempt": a, "ringing_at": at} for c, a, _, at in items],
+        match=_MATCH_ATTEMPT,
+        assign={"ringing_at": "ringing_at"},
+        where=[_OPEN],
+    )
     insert_events(conn, [Event(c, at, a, "ringing") for c, a, _, at in items])
-
-
-_CONNECTED = (
-    sa.update(calls_table)
-    .where(
-        calls_table.c.id == sa.bindparam("b_id"),
-        calls_table.c.lease_owner == sa.bindparam("b_worker"),
-        # Not IN (...): an expanding parameter cannot go into an executemany.
-        sa.or_(calls_table.c.state == "dialing", calls_table.c.state == "ringing"),
-    )
-    .values(state="connected", updated_at=sa.bindparam("b_at"))
-)
-_ATTEMPT_ANSWERED = (
-    sa.update(call_attempts)
-    .where(
-        call_attempts.c.call_id == sa.bindparam("b_id"),
-        call_attempts.c.attempt == sa.bindparam("b_attempt"),
-        # The open row: a number given back (its worker stopped) is used again.
-        call_attempts.c.ended_at.is_(None),
-    )
-    .values(answered_at=sa.bindparam("b_at"), callee_type=sa.bindparam("b_callee"))
-)
 
 
 def mark_connected(conn: Connection, items: Sequence[tuple[int, int, str, datetime, str]]) -> None:
     """(call_id, attempt, worker, at, callee_type): answered; from now on never redialed."""
     if not items:
         return
-    params = [
-        {"b_id": c, "b_attempt": a, "b_worker": w, "b_at": at, "b_callee": ct}
-        for c, a, w, at, ct in items
-    ]
-    conn.execute(_CONNECTED, params)
-    conn.execute(_ATTEMPT_ANSWERED, params)
+    update_rows(
+        conn,
+        calls_table,
+        [{"id": c, "lease_owner": w, "updated_at": at} for c, _, w, at, _ in items],
+        match=_MATCH_CALL,
+        assign={"state": sa.literal("connected"), "updated_at": "updated_at"},
+        where=[sa.or_(calls_table.c.state == "dialing", calls_table.c.state == "ringing")],
+    )
+    update_rows(
+        conn,
+        call_attempts,
+        [
+            {"call_id": c, "attempt": a, "answered_at": at, "callee_type": ct}
+            for c, a, _, at, ct in items
+        ],
+        match=_MATCH_ATTEMPT,
+        assign={"answered_at": "answered_at", "callee_type": "callee_type"},
+        where=[_OPEN],
+    )
     insert_events(conn, [Event(c, at, a, "connected", ct) for c, a, _, at, ct in items])
 
 
@@ -169,37 +160,6 @@ def answered_at(
         )
     )
     return {call_id: (at, callee) for call_id, at, callee in rows}
-
-
-_FINISH_CALL = (
-    sa.update(calls_table)
-    .where(calls_table.c.id == sa.bindparam("b_id"))
-    .values(
-        state=sa.bindparam("b_state"),
-        next_attempt_at=sa.bindparam("b_next", type_=calls_table.c.next_attempt_at.type),
-        lease_owner=None,
-        lease_expires_at=None,
-        cancel_requested=None,
-        callee_type=sa.bindparam("b_callee"),
-        ended_at=sa.bindparam("b_ended", type_=calls_table.c.ended_at.type),
-        duration_s=sa.bindparam("b_duration"),
-        updated_at=sa.bindparam("b_now", type_=calls_table.c.updated_at.type),
-    )
-)
-_FINISH_ATTEMPT = (
-    sa.update(call_attempts)
-    .where(
-        call_attempts.c.call_id == sa.bindparam("b_id"),
-        call_attempts.c.attempt == sa.bindparam("b_attempt"),
-        # The open row: a number given back (its worker stopped) is used again.
-        call_attempts.c.ended_at.is_(None),
-    )
-    .values(
-        ended_at=sa.bindparam("b_now", type_=call_attempts.c.ended_at.type),
-        outcome=sa.bindparam("b_outcome"),
-        cause=sa.bindparam("b_cause"),
-    )
-)
 
 
 def finish_attempts(
@@ -226,35 +186,52 @@ def finish_attempts(
         ends = [e for e in ends if owners.get(e.call.id) == e.worker]
         if not ends:
             return []
-    conn.execute(
-        _FINISH_CALL,
+    update_rows(
+        conn,
+        calls_table,
         [
             {
-                "b_id": e.call.id,
-                "b_state": e.state.value,
-                "b_next": e.next_attempt_at,
-                "b_callee": e.callee_type,
-                "b_ended": None if e.state is calls.CallState.QUEUED else e.ended_at,
-                "b_duration": e.duration_s if e.state.is_final else None,
-                "b_now": e.ended_at,
+                "id": e.call.id,
+                "state": e.state.value,
+                "next_attempt_at": e.next_attempt_at,
+                "callee_type": e.callee_type,
+                "ended_at": None if e.state is calls.CallState.QUEUED else e.ended_at,
+                "duration_s": e.duration_s if e.state.is_final else None,
+                "updated_at": e.ended_at,
             }
             for e in ends
         ],
+        match=("id",),
+        assign={
+            "state": "state",
+            "next_attempt_at": "next_attempt_at",
+            "callee_type": "callee_type",
+            "ended_at": "ended_at",
+            "duration_s": "duration_s",
+            "updated_at": "updated_at",
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "cancel_requested": None,
+        },
     )
-    conn.execute(
-        _FINISH_ATTEMPT,
+    update_rows(
+        conn,
+        call_attempts,
         [
             {
-                "b_id": e.call.id,
-                "b_attempt": e.attempt,
-                "b_now": e.ended_at,
-                "b_outcome": "lost"
+                "call_id": e.call.id,
+                "attempt": e.attempt,
+                "ended_at": e.ended_at,
+                "outcome": "lost"
                 if e.given_back
                 else (None if e.outcome is None else e.outcome.value),
-                "b_cause": e.cause[:255],
+                "cause": e.cause[:255],
             }
             for e in ends
         ],
+        match=_MATCH_ATTEMPT,
+        assign={"ended_at": "ended_at", "outcome": "outcome", "cause": "cause"},
+        where=[_OPEN],
     )
     given_back = [e for e in ends if e.given_back]
     if given_back:

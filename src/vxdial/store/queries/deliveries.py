@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vxdial.store.queries.bulk import update_rows
 from vxdial.store.tables import deliveries, delivery_attempts, senders
 
 PENDING = "pending"
@@ -124,24 +125,6 @@ def claim_deliveries(
     ]
 
 
-_RECORD = (
-    sa.update(deliveries)
-    .where(
-        deliveries.c.id == sa.bindparam("b_id"),
-        deliveries.c.lease_owner == sa.bindparam("b_worker"),
-        deliveries.c.state == PENDING,
-    )
-    .values(
-        state=sa.bindparam("b_state"),
-        attempts=deliveries.c.attempts + 1,
-        next_attempt_at=sa.bindparam("b_next", type_=deliveries.c.next_attempt_at.type),
-        delivered_at=sa.bindparam("b_delivered", type_=deliveries.c.delivered_at.type),
-        lease_owner=None,
-        lease_expires_at=None,
-    )
-)
-
-
 def record_deliveries(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> None:
     """Write what the posts gave: each attempt, and the result's next state."""
     if not outcomes:
@@ -159,20 +142,31 @@ def record_deliveries(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> 
             for o in outcomes
         ],
     )
-    conn.execute(
-        _RECORD,
+    update_rows(
+        conn,
+        deliveries,
         [
             {
-                "b_id": o.id,
-                "b_worker": o.worker,
-                "b_state": DELIVERED
+                "id": o.id,
+                "lease_owner": o.worker,
+                "state": DELIVERED
                 if o.delivered
                 else (PENDING if o.next_attempt_at is not None else FAILED),
-                "b_next": o.next_attempt_at or o.at,
-                "b_delivered": o.at if o.delivered else None,
+                "next_attempt_at": o.next_attempt_at or o.at,
+                "delivered_at": o.at if o.delivered else None,
             }
             for o in outcomes
         ],
+        match=("id", "lease_owner"),
+        assign={
+            "state": "state",
+            "next_attempt_at": "next_attempt_at",
+            "delivered_at": "delivered_at",
+            "attempts": deliveries.c.attempts + 1,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        },
+        where=[deliveries.c.state == PENDING],
     )
 
 
