@@ -23,26 +23,24 @@ class ServicesCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self._services
-        queued = CounterMetricFamily(
-            "vxdial_intake_calls_queued", "Calls accepted by queuecall, queuecalls and the API"
+        yield _counter(
+            "vxdial_intake_calls_queued",
+            "Calls accepted by queuecall, queuecalls and the API",
+            s.intake.lines_queued,
         )
-        queued.add_metric([], s.intake.lines_queued)
-        yield queued
-        rejected = CounterMetricFamily(
-            "vxdial_intake_lines_rejected", "phone_list lines rejected (bad number, bad CSV, ...)"
+        yield _counter(
+            "vxdial_intake_lines_rejected",
+            "phone_list lines rejected (bad number, bad CSV, ...)",
+            s.intake.lines_rejected,
         )
-        rejected.add_metric([], s.intake.lines_rejected)
-        yield rejected
-        failures = CounterMetricFamily(
-            "vxdial_login_failures", "Requests refused for a wrong login or PIN"
+        yield _counter(
+            "vxdial_login_failures",
+            "Requests refused for a wrong login or PIN",
+            s.authenticator.failures,
         )
-        failures.add_metric([], s.authenticator.failures)
-        yield failures
-        probes = CounterMetricFamily(
-            "vxdial_url_checks", "GET checks sent to start_url / result_url"
+        yield _counter(
+            "vxdial_url_checks", "GET checks sent to start_url / result_url", s.probe.requests_sent
         )
-        probes.add_metric([], s.probe.requests_sent)
-        yield probes
         answers = CounterMetricFamily(
             "vxdial_plum_answers", "Answers of the Plum web services", labels=["endpoint", "status"]
         )
@@ -50,33 +48,37 @@ class ServicesCollector(Collector):
             answers.add_metric([endpoint, status], count)
         yield answers
         if s.dialer is not None:
-            started = CounterMetricFamily(
-                "vxdial_dialer_attempts_started", "Call attempts this process started"
+            yield _counter(
+                "vxdial_dialer_attempts_started",
+                "Call attempts this process started",
+                s.dialer.attempts_started,
             )
-            started.add_metric([], s.dialer.attempts_started)
-            yield started
-            answered = CounterMetricFamily(
-                "vxdial_dialer_calls_answered", "Attempts answered in this process"
+            yield _counter(
+                "vxdial_dialer_calls_answered",
+                "Attempts answered in this process",
+                s.dialer.calls_answered,
             )
-            answered.add_metric([], s.dialer.calls_answered)
-            yield answered
             up = GaugeMetricFamily("vxdial_dialer_calls_up", "Calls this process has up now")
             up.add_metric([], s.dialer.calls_up)
             yield up
         if s.deliverer is not None:
-            delivered = CounterMetricFamily(
-                "vxdial_results_delivered", "Results accepted by result_url"
+            yield _counter(
+                "vxdial_results_delivered", "Results accepted by result_url", s.deliverer.delivered
             )
-            delivered.add_metric([], s.deliverer.delivered)
-            yield delivered
-            failed = CounterMetricFamily(
-                "vxdial_result_delivery_failures", "result_url posts that were not accepted"
+            yield _counter(
+                "vxdial_result_delivery_failures",
+                "result_url posts that were not accepted",
+                s.deliverer.failed_attempts,
             )
-            failed.add_metric([], s.deliverer.failed_attempts)
-            yield failed
         info = GaugeMetricFamily("vxdial_info", "This process", labels=["database"])
         info.add_metric(["sqlite" if s.store.is_sqlite else "postgresql"], 1)
         yield info
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation)
+    family.add_metric([], value)
+    return family
 
 
 def registry_for(services: Services) -> CollectorRegistry:

@@ -332,6 +332,12 @@ def test_results_are_signed(start_dialing: Callable[..., Dialing]) -> None:
     assert headers["x-vxdial-signature"] == expected
     assert headers["content-type"] == "application/x-www-form-urlencoded"
     assert len(headers["x-vxdial-delivery"]) == 36
+    dialing.wait_for(
+        lambda: "vxdial_results_delivered_total 1.0" in httpx.get(f"{dialing.base}/metrics").text
+    )
+    metrics = httpx.get(f"{dialing.base}/metrics").text
+    assert "vxdial_dialer_attempts_started_total 1.0" in metrics
+    assert "vxdial_dialer_calls_answered_total 1.0" in metrics
 
 
 def test_result_url_down_for_a_while(start_dialing: Callable[..., Dialing]) -> None:

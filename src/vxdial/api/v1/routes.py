@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -41,20 +41,25 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-async def current_sender(
-    request: Request,
-    svc: ServicesDep,
-    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
-) -> campaigns.Sender:
-    if credentials is None:
-        raise errors.NotAuthorized("send your login and PIN with HTTP Basic authentication")
-    address = request.client.host if request.client else None
-    return await svc.authenticator.authenticate(
-        credentials.username, credentials.password, address, role=campaigns.Role.SENDER
-    )
+def account_of(role: campaigns.Role) -> Callable[..., Awaitable[campaigns.Sender]]:
+    """A dependency: the account of the request's HTTP Basic login:PIN, of ``role``."""
+
+    async def current(
+        request: Request,
+        svc: ServicesDep,
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+    ) -> campaigns.Sender:
+        if credentials is None:
+            raise errors.NotAuthorized("send your login and PIN with HTTP Basic authentication")
+        address = request.client.host if request.client else None
+        return await svc.authenticator.authenticate(
+            credentials.username, credentials.password, address, role=role
+        )
+
+    return current
 
 
-SenderDep = Annotated[campaigns.Sender, Depends(current_sender)]
+SenderDep = Annotated[campaigns.Sender, Depends(account_of(campaigns.Role.SENDER))]
 MAX_ID = 2**63 - 1  # ids are 64-bit; larger numbers are refused, not sent to the database
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
 After = Annotated[int, Query(ge=0, le=MAX_ID, description="the next_after of the previous page")]
@@ -514,20 +519,7 @@ def _iso(when: datetime | None) -> str:
 # -- administration ------------------------------------------------------------------------
 
 
-async def current_admin(
-    request: Request,
-    svc: ServicesDep,
-    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
-) -> campaigns.Sender:
-    if credentials is None:
-        raise errors.NotAuthorized("send the admin login and PIN with HTTP Basic authentication")
-    address = request.client.host if request.client else None
-    return await svc.authenticator.authenticate(
-        credentials.username, credentials.password, address, role=campaigns.Role.ADMIN
-    )
-
-
-AdminDep = Annotated[campaigns.Sender, Depends(current_admin)]
+AdminDep = Annotated[campaigns.Sender, Depends(account_of(campaigns.Role.ADMIN))]
 
 
 async def _status(svc: Services) -> models.Status:
