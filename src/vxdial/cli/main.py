@@ -15,6 +15,7 @@ from rich.table import Table
 
 from vxdial import __version__, config
 from vxdial.accounts import Accounts, PinHasher
+from vxdial.cli import try_command
 from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
 from vxdial.store import Store
@@ -322,6 +323,9 @@ def admin_set_pin(pin: PinOption = None) -> None:
     out.print("administrator PIN changed")
     if pin is None:
         out.print(f"PIN: {new_pin}")
+
+
+app.command("try")(try_command.try_)
 
 
 def _safe_url(url: str) -> str:
