@@ -27,7 +27,7 @@ import gc
 import multiprocessing
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -234,6 +234,7 @@ class HeldChannel:
         interdigit_timeout_s: float,
         termchar: str | None = "#",
         already: str = "",
+        complete: Callable[[str], bool] | None = None,
     ) -> media.Collected:
         self._collects += 1
         if self._collects == self._hold_at:
@@ -245,6 +246,24 @@ class HeldChannel:
             interdigit_timeout_s=interdigit_timeout_s,
             termchar=termchar,
             already=already,
+            complete=complete,
+        )
+
+    async def record(
+        self, *, max_time_s: float, final_silence_s: float, dtmf_term: bool, beep: bool
+    ) -> media.Recording:
+        return await self._scripted.record(
+            max_time_s=max_time_s, final_silence_s=final_silence_s, dtmf_term=dtmf_term, beep=beep
+        )
+
+    async def transfer(
+        self, *, destination: str, bridge: bool, connect_timeout_s: float, max_time_s: float
+    ) -> media.TransferResult:
+        return await self._scripted.transfer(
+            destination=destination,
+            bridge=bridge,
+            connect_timeout_s=connect_timeout_s,
+            max_time_s=max_time_s,
         )
 
     async def hangup(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from vxdial.domain import errors
+from vxdial.domain import errors, media
 
 ENV_PREFIX = "VXDIAL_"
 
@@ -91,9 +91,25 @@ class DeliverySettings:
     concurrency: int = 50
 
 
+# What the far end of a transfer does (``[[sim.rule]] transfer``, ``vxdial try --transfer``),
+# in the words of the outcome the application sees (VoiceXML 2.0 section 2.3.7): it is
+# busy, never answers, the network refuses the call, or it answers and the bridged call
+# is ended by the far end (``far_end_disconnect``) or by the callee with a key
+# (``near_end_disconnect``). A blind transfer that is answered is handed over ("unknown").
+SIM_TRANSFERS: tuple[media.TransferOutcome, ...] = (
+    "far_end_disconnect",
+    "near_end_disconnect",
+    "busy",
+    "noanswer",
+    "network_busy",
+)
+DTMF_KEYS = "0123456789*#ABCD"
+
+
 @dataclass(frozen=True)
 class SimRule:
-    """One [[sim.rule]]: the fate of the numbers it matches (PRODUCT.md section 4)."""
+    """One [[sim.rule]]: the fate of the numbers it matches (PRODUCT.md section 4), and
+    how their callee behaves once answered."""
 
     match: str = "*"  # glob over the E.164 digits; the first matching rule wins
     outcome: str = "answer"  # answer | busy | noanswer | rejected | unreachable
@@ -102,6 +118,15 @@ class SimRule:
     callee_type: str = "voice"  # voice | answeringmachine | fax
     dtmf: str = ""  # keys pressed whenever the application waits for input
     talk_seconds: float = 0.0  # the callee hangs up after this long; 0: never
+    # <record>: the callee speaks this long (0: says nothing), then presses record_key
+    # if there is one (it ends the recording when the application lets DTMF end it),
+    # else falls silent until the application's final silence ends the recording.
+    record_seconds: float = 2.0
+    record_key: str = ""  # one DTMF key, or "" for none
+    # <transfer>: what the far end does (one of SIM_TRANSFERS); a bridged call it
+    # answers lasts transfer_seconds (less if the application's maxtime is shorter).
+    transfer: str = "far_end_disconnect"
+    transfer_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -260,7 +285,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sim.rule.outcome": _OUTCOMES,
     "sim.rule.attempts": _OUTCOMES,
     "sim.rule.callee_type": ("voice", "answeringmachine", "fax"),
+    "sim.rule.transfer": SIM_TRANSFERS,
 }
+# Settings that hold one DTMF key or "" (any case: "a" is "A").
+_DTMF_KEY = {"sim.rule.record_key"}
 _RANGES: dict[str, tuple[float, float]] = {
     "server.port": (0, 65535),
     "database.pool_size": (1, 1000),
@@ -288,6 +316,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sim.speed": (0.001, 100_000),
     "sim.rule.ring_seconds": (0, 3600),
     "sim.rule.talk_seconds": (0, 86400),
+    "sim.rule.record_seconds": (0, 3600),
+    "sim.rule.transfer_seconds": (0, 86400),
 }
 
 
@@ -309,6 +339,8 @@ def _check_values(built: Any, prefix: str) -> None:
             for one in value if isinstance(value, tuple) else (value,):
                 if one not in choices:
                     raise errors.InvalidInput(name, f"must be one of {', '.join(choices)}")
+        if rule in _DTMF_KEY and value and (len(value) != 1 or value.upper() not in DTMF_KEYS):
+            raise errors.InvalidInput(name, 'must be one DTMF key (0-9, *, #, A-D) or "" for none')
         if rule in _RANGES:
             low, high = _RANGES[rule]
             if not low <= value <= high:

@@ -355,6 +355,120 @@ def test_at_a_terminal_end_of_input_hangs_up(tmp_path: Path) -> None:
     assert "gone" in result.stderr  # the <log> of the hangup handler
 
 
+# -- recordings and transfers --------------------------------------------------------
+
+RECORD_AND_TRANSFER = vxml("""
+  <form>
+    <record name="message" beep="true" maxtime="60s" finalsilence="1s" dtmfterm="true">
+      <prompt>Speak after the tone.</prompt>
+      <filled>
+        <if cond="message$.termchar">
+          <prompt>Recorded, ended by <value expr="message$.termchar"/>.</prompt>
+        <else/>
+          <prompt>Recorded.</prompt>
+        </if>
+      </filled>
+      <noinput>
+        <prompt>Nothing recorded.</prompt>
+        <assign name="message" expr="'nothing'"/>
+      </noinput>
+    </record>
+    <transfer name="call" dest="tel:+15559870000" bridge="true" connecttimeout="20s">
+      <prompt>Transferring.</prompt>
+      <filled><prompt>Transfer: <value expr="call"/>.</prompt></filled>
+    </transfer>
+    <block><prompt>Goodbye.</prompt></block>
+  </form>
+""")
+
+
+def test_the_caller_speaks_and_the_transfer_is_answered_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "record.vxml"
+    path.write_text(RECORD_AND_TRANSFER)
+    started = time.monotonic()
+    result = vxdial_try(str(path), "--verbose")
+    assert time.monotonic() - started < 5  # 2 s of speech and 10 s of transfer: not waited
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == [
+        "Speak after the tone.",
+        "Recorded.",  # ended by silence: no termchar
+        "Transferring.",
+        "Transfer: far_end_disconnect.",
+        "Goodbye.",
+    ]
+    notes = lines(result.stderr)
+    assert "[record after a beep: the caller speaks 2 s, then silence]" in notes
+    assert "[bridged transfer to tel:+15559870000: far_end_disconnect after 10 s]" in notes
+
+
+def test_record_and_transfer_options(tmp_path: Path) -> None:
+    path = tmp_path / "record.vxml"
+    path.write_text(RECORD_AND_TRANSFER)
+    args = ["--record-seconds", "3", "--record-key", "#", "--transfer", "busy", "--verbose"]
+    result = vxdial_try(str(path), *args)
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == [
+        "Speak after the tone.",
+        "Recorded, ended by #.",
+        "Transferring.",
+        "Transfer: busy.",
+        "Goodbye.",
+    ]
+    notes = lines(result.stderr)
+    assert "[record after a beep: the caller speaks 3 s, then presses #]" in notes
+    assert "[bridged transfer to tel:+15559870000: busy]" in notes
+    # A silent caller: nothing recorded.
+    result = vxdial_try(str(path), "--record-seconds", "0", "--transfer", "noanswer")
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == [
+        "Speak after the tone.",
+        "Nothing recorded.",
+        # No "Transferring.": after a catch without <reprompt>, the next form item's
+        # prompts are not played (VoiceXML 2.0 appendix C).
+        "Transfer: noanswer.",
+        "Goodbye.",
+    ]
+    assert result.stderr == ""  # notes only with --verbose
+
+
+def test_an_answered_blind_transfer_ends_the_call(tmp_path: Path) -> None:
+    path = tmp_path / "blind.vxml"
+    path.write_text(
+        vxml("""
+      <form>
+        <transfer name="call" dest="sip:desk@pbx.example" bridge="false">
+          <prompt>Transferring.</prompt>
+          <filled><prompt>Still here: <value expr="call"/>.</prompt></filled>
+        </transfer>
+      </form>
+    """)
+    )
+    result = vxdial_try(str(path), "--verbose")
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == ["Transferring."]
+    assert (
+        "[blind transfer to sip:desk@pbx.example: handed over, the call is no longer ours]"
+        in lines(result.stderr)
+    )
+    result = vxdial_try(str(path), "--transfer", "network_busy")
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == ["Transferring.", "Still here: network_busy."]
+
+
+def test_help_names_the_caller_options() -> None:
+    result = subprocess.run(
+        [VXDIAL, "try", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0
+    for option in ("--record-seconds", "--record-key", "--transfer", "--transfer-seconds"):
+        assert option in result.stdout
+    assert "far_end_disconnect" in result.stdout
+
+
 # -- documents: files, URLs, start fields, session variables --------------------------
 
 
@@ -492,8 +606,22 @@ def test_timeout_stops_an_application_that_never_ends(server: AppServer) -> None
         (["--post", "a=1"], "only be posted to an http(s) URL"),
         (["--session", "telephone=1"], "is an object"),
         (["--timeout", "0"], "more than 0 seconds"),
+        (["--record-seconds", "-1"], "0 seconds or more"),
+        (["--record-key", "12"], "is not one DTMF key"),
+        (["--transfer", "answer"], "must be one of far_end_disconnect, near_end_disconnect"),
+        (["--transfer-seconds", "nan"], "0 seconds or more"),
     ],
-    ids=["dtmf", "post-pair", "post-to-file", "session-object", "timeout"],
+    ids=[
+        "dtmf",
+        "post-pair",
+        "post-to-file",
+        "session-object",
+        "timeout",
+        "record-seconds",
+        "record-key",
+        "transfer",
+        "transfer-seconds",
+    ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], complaint: str) -> None:
     path = tmp_path / "app.vxml"

@@ -488,6 +488,29 @@ def test_sim_rules_are_a_list_of_tables(tmp_path: Path) -> None:
     )
 
 
+def test_sim_rules_say_how_the_callee_records_and_transfers(tmp_path: Path) -> None:
+    path = tmp_path / "vxdial.toml"
+    path.write_text(
+        '[[sim.rule]]\nmatch = "1*"\nrecord_seconds = 4.5\nrecord_key = "#"\n'
+        'transfer = "busy"\ntransfer_seconds = 30\n'
+        '[[sim.rule]]\nmatch = "2*"\nrecord_seconds = 0\nrecord_key = "a"\n'
+        '[[sim.rule]]\nmatch = "3*"\n'
+    )
+    first, second, third = config.load(path, environ={}).sim.rule
+    assert (first.record_seconds, first.record_key, first.transfer, first.transfer_seconds) == (
+        4.5,
+        "#",
+        "busy",
+        30,
+    )
+    # A silent callee; a key in either case (the sim reads "a" as "A").
+    assert (second.record_seconds, second.record_key) == (0, "a")
+    # The defaults: the callee speaks and falls silent; a transfer is answered.
+    assert third == config.SimRule("3*")
+    assert (third.record_key, third.transfer) == ("", "far_end_disconnect")
+    assert third.record_seconds > 0 and third.transfer_seconds > 0
+
+
 @pytest.mark.parametrize(
     ("table", "field", "reason"),
     [
@@ -497,6 +520,18 @@ def test_sim_rules_are_a_list_of_tables(tmp_path: Path) -> None:
         ("ring_seconds = -1", "sim.rule[0].ring_seconds", "must be from 0 to 3600"),
         ("talk_seconds = 99999999", "sim.rule[0].talk_seconds", "must be from 0 to 86400"),
         ("colour = 1", "sim.rule[0].colour", "is not a known setting"),
+        ("record_seconds = -1", "sim.rule[0].record_seconds", "must be from 0 to 3600"),
+        ('record_seconds = "long"', "sim.rule[0].record_seconds", "'long' is not a valid float"),
+        ('record_key = "#1"', "sim.rule[0].record_key", "must be one DTMF key (0-9, *, #, A-D)"),
+        ('record_key = "x"', "sim.rule[0].record_key", "must be one DTMF key"),
+        ("record_key = 1", "sim.rule[0].record_key", "1 is not a valid str"),
+        (
+            'transfer = "answer"',
+            "sim.rule[0].transfer",
+            "must be one of far_end_disconnect, near_end_disconnect, busy, noanswer, network_busy",
+        ),
+        ('transfer = "maxtime_disconnect"', "sim.rule[0].transfer", "must be one of"),
+        ("transfer_seconds = -0.5", "sim.rule[0].transfer_seconds", "must be from 0 to 86400"),
     ],
 )
 def test_bad_sim_rules_name_the_entry(tmp_path: Path, table: str, field: str, reason: str) -> None:

@@ -10,6 +10,13 @@ standard output, and the caller's keys come from one of three places:
   silence), within the application's own timeouts; end of input (Ctrl-D) hangs up.
 - nothing, when standard input is not a terminal: the caller is silent, at once.
 
+``<record>`` and ``<transfer>`` never wait either: the caller speaks ``--record-seconds``
+(then presses ``--record-key``, if given) and the far end of a transfer does
+``--transfer`` (answering and talking ``--transfer-seconds``, by default), as a callee
+of the simulated carrier does with the ``[[sim.rule]]`` keys of the same names; each is
+one "[record ...]" or "[... transfer to ...]" line on standard error (with ``--verbose``,
+or at the keyboard). A blind transfer that is handed over ends the call.
+
 Standard output holds only the prompts, so it can be compared or piped; everything else
 (``--verbose`` notes, the uncaught event, the time limit) goes to standard error. Exit
 status: 0 when the application ends normally (``<exit>``, the end of the document,
@@ -29,7 +36,8 @@ import json
 import os
 import sys
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol
 from urllib.parse import urldefrag, urlencode, urlsplit
@@ -37,8 +45,10 @@ from urllib.request import url2pathname
 
 import typer
 
-from vxdial.domain import media
+from vxdial import config
+from vxdial.domain import errors, media
 from vxdial.domain.clock import Clock, SystemClock
+from vxdial.telephony import sim
 
 if TYPE_CHECKING:
     from vxdial.voicexml import Document, FetchRequest, HttpFetcher, SessionEnd
@@ -50,6 +60,8 @@ EXIT_ERROR = 1  # the application ended on an uncaught event
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 124  # as timeout(1)
 EXIT_INTERRUPTED = 130
+# The caller of ``vxdial try`` records and transfers as a simulated callee does by default.
+_SIM_DEFAULTS = config.SimRule()
 
 
 # -- arguments ------------------------------------------------------------------------
@@ -66,6 +78,33 @@ def dtmf_groups(spec: str) -> list[str]:
                 param_hint="--dtmf",
             )
     return groups
+
+
+def one_key(key: str | None, option: str) -> str | None:
+    """One DTMF key (any case) or None."""
+    if key is None:
+        return None
+    key = key.strip().upper()
+    if len(key) != 1 or key not in DTMF_KEYS:
+        raise typer.BadParameter(
+            f"{key!r} is not one DTMF key (0-9, *, # or A-D)", param_hint=option
+        )
+    return key
+
+
+def seconds(value: float, option: str) -> float:
+    """A duration option: a finite number of seconds, 0 or more."""
+    if not 0 <= value < float("inf"):
+        raise typer.BadParameter("must be 0 seconds or more", param_hint=option)
+    return value
+
+
+def transfer_behaviour(value: str) -> media.TransferOutcome:
+    """``--transfer``: one of ``config.SIM_TRANSFERS``."""
+    try:
+        return sim.transfer_behaviour(value.strip().lower(), "--transfer")
+    except errors.InvalidInput as exc:
+        raise typer.BadParameter(f"{value!r}: {exc.reason}", param_hint="--transfer") from None
 
 
 def pairs(values: Iterable[str], option: str) -> dict[str, str]:
@@ -268,19 +307,38 @@ class KeyboardKeys:
         return None if line is None else self._keys(line)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the caller does when recorded, and the far end of a transfer: the options
+    ``--record-seconds``, ``--record-key``, ``--transfer`` and ``--transfer-seconds``,
+    with the defaults of a ``[[sim.rule]]``."""
+
+    record_seconds: float = _SIM_DEFAULTS.record_seconds
+    record_key: str | None = None
+    transfer: media.TransferOutcome = "far_end_disconnect"  # config.SimRule's, typed
+    transfer_seconds: float = _SIM_DEFAULTS.transfer_seconds
+
+
 class TerminalChannel:
-    """The ``voicexml.Channel`` of ``vxdial try``: prompts printed, keys from ``Keys``.
+    """The ``voicexml.Channel`` of ``vxdial try``: prompts printed, keys from ``Keys``,
+    recordings and transfers as ``caller`` says, at once.
 
     Prompts print at once, so nothing can barge in on them; keys typed early are kept for
     the next input instead."""
 
-    def __init__(self, terminal: Terminal, keys: Keys) -> None:
+    def __init__(self, terminal: Terminal, keys: Keys, caller: Caller | None = None) -> None:
         from vxdial.voicexml import testing
 
         self._terminal = terminal
         self._keys = keys
+        self._caller = caller or Caller()
         self._press = testing.press  # what a DTMF collector makes of the keys
         self.hung_up = False
+
+    def _show(self) -> Callable[[str], None]:
+        """At the keyboard the user must see what happens to the call; a scripted or
+        silent caller's doings are notes (``--verbose``)."""
+        return self._terminal.tell if self._keys.interactive else self._terminal.note
 
     async def play(self, prompt: media.Prompt) -> str:
         if self.hung_up:
@@ -301,25 +359,74 @@ class TerminalChannel:
         interdigit_timeout_s: float,
         termchar: str | None = "#",
         already: str = "",
+        complete: Callable[[str], bool] | None = None,
     ) -> media.Collected:
         if self.hung_up:
             raise media.Hangup("the call has ended")
-        # At the keyboard the user must see when input is awaited and when it timed out;
-        # a scripted or silent caller's waits are notes.
         interactive = self._keys.interactive
-        show = self._terminal.tell if interactive else self._terminal.note
+        show = self._show()
         show(f"[waiting for keys: {timeout_s:g} s]" if interactive else "[waiting for keys]")
         keys = await self._keys.next(timeout_s)
         if keys is None:
             self.hung_up = True
             self._terminal.note("[caller hung up]")
             raise media.Hangup("the caller hung up (end of input)")
-        collected = self._press(already + keys, max_digits, termchar)
+        collected = self._press(already + keys, max_digits, termchar, complete)
         if collected.ended_by == "noinput":
             show("[noinput]")
         else:
             self._terminal.note(f"[pressed {already + keys}]")
         return collected
+
+    async def record(
+        self, *, max_time_s: float, final_silence_s: float, dtmf_term: bool, beep: bool
+    ) -> media.Recording:
+        if self.hung_up:
+            raise media.Hangup("the call has ended")
+        _, recording = sim.take_recording(
+            self._caller.record_seconds,
+            self._caller.record_key,
+            max_time_s=max_time_s,
+            final_silence_s=final_silence_s,
+            dtmf_term=dtmf_term,
+        )
+        said = (
+            f"the caller speaks {recording.duration_s:g} s"
+            if recording.duration_s
+            else "the caller says nothing"
+        )
+        if recording.termchar is not None:
+            said += f", then presses {recording.termchar}"
+        elif recording.max_time_reached:
+            said += f", cut at the maximum time ({max_time_s:g} s)"
+        elif recording.duration_s:
+            said += ", then silence"
+        self._show()(f"[record{' after a beep' if beep else ''}: {said}]")
+        return recording
+
+    async def transfer(
+        self, *, destination: str, bridge: bool, connect_timeout_s: float, max_time_s: float
+    ) -> media.TransferResult:
+        if self.hung_up:
+            raise media.Hangup("the call has ended")
+        _, result = sim.transfer_result(
+            self._caller.transfer,
+            self._caller.transfer_seconds,
+            bridge=bridge,
+            connect_timeout_s=connect_timeout_s,
+            max_time_s=max_time_s,
+        )
+        if result.outcome == "unknown":
+            # A blind transfer handed over: the call goes on without us.
+            self.hung_up = True
+            outcome = "handed over, the call is no longer ours"
+        elif result.duration_s:
+            outcome = f"{result.outcome} after {result.duration_s:g} s"
+        else:
+            outcome = result.outcome
+        kind = "bridged" if bridge else "blind"
+        self._show()(f"[{kind} transfer to {destination}: {outcome}]")
+        return result
 
     async def hangup(self) -> None:
         self.hung_up = True
@@ -379,13 +486,14 @@ async def run_call(
     session: Mapping[str, object],
     time_limit_s: float | None,
     clock: Clock,
+    caller: Caller | None = None,
 ) -> SessionEnd | None:
     """One call; None when ``time_limit_s`` ran out first."""
     import aiohttp
 
     from vxdial import __version__, voicexml
 
-    channel = TerminalChannel(terminal, keys)
+    channel = TerminalChannel(terminal, keys, caller)
     async with aiohttp.ClientSession(headers={"User-Agent": f"vxdial/{__version__} (try)"}) as http:
         fetcher = TryFetcher(voicexml.HttpFetcher(http), terminal)
         session_task = asyncio.ensure_future(
@@ -412,6 +520,7 @@ async def _main(
     terminal: Terminal,
     session: Mapping[str, object],
     time_limit_s: float | None,
+    caller: Caller,
 ) -> SessionEnd | None:
     clock = SystemClock()
     keys: Keys
@@ -431,6 +540,7 @@ async def _main(
             session=session,
             time_limit_s=time_limit_s,
             clock=clock,
+            caller=caller,
         )
     finally:
         if keyboard is not None:
@@ -503,6 +613,46 @@ TimeoutOption = Annotated[
         help="stop an application still running after this long (exit status 124)",
     ),
 ]
+RecordSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--record-seconds",
+        metavar="SECONDS",
+        help="how long the caller speaks when the application records (0: says nothing)",
+    ),
+]
+RecordKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--record-key",
+        metavar="KEY",
+        help=(
+            "a key the caller presses after speaking, ending the recording if the "
+            "application lets keys end it (default: none, the caller falls silent)"
+        ),
+    ),
+]
+TransferOption = Annotated[
+    str,
+    typer.Option(
+        "--transfer",
+        metavar="OUTCOME",
+        help=(
+            "what the far end of a transfer does: far_end_disconnect (answers, talks "
+            "--transfer-seconds, hangs up), near_end_disconnect (the same, ended by the "
+            "caller), busy, noanswer or network_busy; an answered blind transfer ends "
+            "the call"
+        ),
+    ),
+]
+TransferSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--transfer-seconds",
+        metavar="SECONDS",
+        help="how long an answered bridged transfer lasts (less if its maxtime is shorter)",
+    ),
+]
 VerboseOption = Annotated[
     bool,
     typer.Option(
@@ -520,9 +670,14 @@ def try_(
     session: SessionOption = None,
     timeout: TimeoutOption = None,
     verbose: VerboseOption = False,
+    record_seconds: RecordSecondsOption = _SIM_DEFAULTS.record_seconds,
+    record_key: RecordKeyOption = None,
+    transfer: TransferOption = _SIM_DEFAULTS.transfer,
+    transfer_seconds: TransferSecondsOption = _SIM_DEFAULTS.transfer_seconds,
 ) -> None:
     """Run a VoiceXML application in the terminal as one call: each prompt printed as a
-    line, keys typed (a line per input, an empty line is silence) or scripted with --dtmf.
+    line, keys typed (a line per input, an empty line is silence) or scripted with --dtmf;
+    recordings and transfers as --record-* and --transfer* say, without waiting.
     Exit status: 0 when it ends normally, 1 on an uncaught event (named), 124 on --timeout.
     """
     from vxdial.voicexml import FetchRequest
@@ -532,6 +687,12 @@ def try_(
     groups = dtmf_groups(dtmf) if dtmf is not None else None
     if timeout is not None and not timeout > 0:
         raise typer.BadParameter("must be more than 0 seconds", param_hint="--timeout")
+    caller = Caller(
+        record_seconds=seconds(record_seconds, "--record-seconds"),
+        record_key=one_key(record_key, "--record-key"),
+        transfer=transfer_behaviour(transfer),
+        transfer_seconds=seconds(transfer_seconds, "--transfer-seconds"),
+    )
     url = start_url(target)
     if fields and urlsplit(url).scheme.lower() == "file":
         raise typer.BadParameter(
@@ -542,7 +703,7 @@ def try_(
     terminal = Terminal(verbose)
     _configure_logging(verbose)
     try:
-        end = asyncio.run(_main(start, groups, terminal, variables, timeout))
+        end = asyncio.run(_main(start, groups, terminal, variables, timeout, caller))
     except KeyboardInterrupt:
         terminal.tell("[interrupted]")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -1,8 +1,8 @@
 """Telephony: the ``Driver`` interface (base.py) and its carriers, ``sim`` and (later) ``sip``.
 
 Nothing above this package knows SIP exists: callers dial a ``DialRequest`` and get a
-``DialResult``, whose ``leg`` (for an answered call) plays prompts, collects keys and
-hangs up.
+``DialResult``, whose ``leg`` (for an answered call) plays prompts, collects keys,
+records, transfers and hangs up.
 """
 
 from vxdial.telephony.base import (
@@ -13,6 +13,8 @@ from vxdial.telephony.base import (
     Driver,
     Hangup,
     Prompt,
+    Recording,
+    TransferResult,
 )
 from vxdial.telephony.sim import SimDriver, SimLeg
 
@@ -24,6 +26,8 @@ __all__ = [
     "Driver",
     "Hangup",
     "Prompt",
+    "Recording",
     "SimDriver",
     "SimLeg",
+    "TransferResult",
 ]

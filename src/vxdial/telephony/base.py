@@ -3,8 +3,8 @@
 Like an httpx transport, a strict point of cut-off: ``Driver.dial`` places one call and
 waits for its outcome; an answered call comes with a ``CallLeg``, the voice channel the
 VoiceXML session speaks through. Busy, no answer, rejected and unreachable are
-``Outcome`` values in the result, not exceptions. The far end hanging up raises
-``Hangup`` from whatever leg operation is waiting.
+``Outcome`` values in the result, not exceptions, and so is a transfer's outcome. The far
+end hanging up raises ``Hangup`` from whatever leg operation is waiting.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vxdial.domain import calls
-from vxdial.domain.media import Collected, Hangup, Prompt
+from vxdial.domain.media import Collected, Hangup, Prompt, Recording, TransferResult
 
 __all__ = [
     "CallLeg",
@@ -24,6 +24,8 @@ __all__ = [
     "Driver",
     "Hangup",
     "Prompt",
+    "Recording",
+    "TransferResult",
 ]
 
 
@@ -48,10 +50,12 @@ class DialResult:
 
 
 class CallLeg(Protocol):
-    """The voice channel of an answered call.
+    """The voice channel of an answered call (a ``voicexml.channel.Channel``, whose
+    docstrings give the full contract of each operation).
 
-    ``play`` and ``collect`` raise ``Hangup`` when the far end hangs up; after
-    ``hangup()`` (ours) or a ``Hangup``, the leg is closed and ``hangup()`` is a no-op.
+    Every operation but ``hangup`` raises ``Hangup`` when the far end hangs up; after
+    ``hangup()`` (ours), a ``Hangup`` or a blind transfer that handed the call over, the
+    leg is closed: its operations raise ``Hangup`` at once and ``hangup()`` is a no-op.
     """
 
     callee_type: calls.CalleeType
@@ -70,8 +74,26 @@ class CallLeg(Protocol):
         interdigit_timeout_s: float,
         termchar: str | None = "#",
         already: str = "",
+        complete: Callable[[str], bool] | None = None,
     ) -> Collected:
-        """Wait for keys; ``already`` holds keys typed during the last prompt."""
+        """Wait for keys; ``already`` holds keys typed during the last prompt. Ends at
+        ``termchar``, ``max_digits`` (0: no limit), a timeout, or as soon as
+        ``complete(digits)`` is true (ended_by "complete")."""
+        ...
+
+    async def record(
+        self, *, max_time_s: float, final_silence_s: float, dtmf_term: bool, beep: bool
+    ) -> Recording:
+        """Record the far end (a tone first if ``beep``) until ``final_silence_s`` of
+        silence after speech, ``max_time_s`` (0: no limit), or a key if ``dtmf_term``."""
+        ...
+
+    async def transfer(
+        self, *, destination: str, bridge: bool, connect_timeout_s: float, max_time_s: float
+    ) -> TransferResult:
+        """Transfer the far end to ``destination``; bridged: wait until that call ends
+        (at the latest after ``max_time_s``, 0: no limit). A blind transfer that is
+        handed over gives outcome "unknown" and closes the leg."""
         ...
 
     async def send_dtmf(self, digits: str) -> None:

@@ -2,7 +2,8 @@
 
 ``[[sim.rule]]`` tables decide each number's fate: the first rule whose ``match`` (a
 case-sensitive glob over the E.164 digits) matches the number wins; no match is a voice
-that answers after a 1 s ring, presses nothing and never hangs up. The outcome of an
+that answers after a 1 s ring, presses nothing and never hangs up (and speaks or is
+transferred as ``config.SimRule``'s defaults say). The outcome of an
 attempt is ``attempts[attempt - 1]`` (the last entry repeating), else ``outcome``. It is
 computed from the request alone, so the driver keeps no state per number and any number
 of workers sharing a database agree on it.
@@ -23,6 +24,17 @@ rule's ``dtmf`` ``THINK_S`` after the application starts waiting for input; keys
 never pressed during a prompt. With ``talk_seconds`` the callee hangs up that long after
 the answer, ending whatever the leg is doing at that moment with ``media.Hangup``.
 
+Recording (``take_recording``): after the tone (``BEEP_S``) the callee speaks
+``record_seconds``, then presses ``record_key`` if the rule has one; the recording ends
+at that key if the application lets DTMF end it, else after the application's final
+silence, and at the latest at its maximum time. Transfers (``transfer_result``): the
+rule's ``transfer`` says what the far end does. "busy" and "network_busy" answer after
+``SETUP_S``, "noanswer" rings until the application's connect timeout; the others
+answer after ``TRANSFER_RING_S`` and then a blind transfer is handed over (outcome
+"unknown", and the leg is closed with cause ``TRANSFERRED``) while a bridged one talks
+``transfer_seconds`` (or until the application's maximum time) and ends with the rule's
+outcome. The callee hanging up meanwhile raises ``media.Hangup`` as anywhere else.
+
 ``postd`` is not sent by ``dial``: the dialer sends it with ``leg.send_dtmf``.
 """
 
@@ -32,6 +44,7 @@ import asyncio
 import fnmatch
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +55,7 @@ from vxdial.domain.clock import Clock
 from vxdial.telephony.base import DialRequest, DialResult
 
 __all__ = [
+    "BEEP_S",
     "CALLEE_HUNG_UP",
     "CHARS_PER_S",
     "DTMF_KEY_S",
@@ -49,10 +63,15 @@ __all__ = [
     "MIN_PROMPT_S",
     "SETUP_S",
     "THINK_S",
+    "TRANSFERRED",
+    "TRANSFER_RING_S",
     "WE_HUNG_UP",
     "SimDriver",
     "SimLeg",
     "speaking_s",
+    "take_recording",
+    "transfer_behaviour",
+    "transfer_result",
 ]
 
 SETUP_S = 0.1  # from dial to a busy or unreachable answer
@@ -61,9 +80,12 @@ MIN_PROMPT_S = 0.1  # the shortest prompt that has any text
 THINK_S = 0.5  # from the start of a wait for input to the callee's keys
 DTMF_KEY_S = 0.1  # one key sent by send_dtmf
 DTMF_PAUSE_S = 1.0  # "p" (and "w", which has no one to wait for here) in send_dtmf
+BEEP_S = 0.5  # the tone before a recording
+TRANSFER_RING_S = 1.0  # from a transfer to its far end answering (as an unmatched number)
 
 CALLEE_HUNG_UP = "callee hung up"
 WE_HUNG_UP = "we hung up"
+TRANSFERRED = "transferred"  # a blind transfer handed the callee over to someone else
 
 
 def speaking_s(text: str) -> float:
@@ -71,6 +93,72 @@ def speaking_s(text: str) -> float:
     if not text.strip():
         return 0.0
     return max(MIN_PROMPT_S, len(text) / CHARS_PER_S)
+
+
+def take_recording(
+    speak_s: float,
+    key: str | None,
+    *,
+    max_time_s: float,
+    final_silence_s: float,
+    dtmf_term: bool,
+) -> tuple[float, media.Recording]:
+    """What a recorder makes of a callee who speaks ``speak_s`` seconds (0: says nothing)
+    and then presses ``key`` (None: no key): the seconds it records (the beep before it
+    not included) and the recording.
+
+    It ends at ``key`` when ``dtmf_term`` (otherwise the key is only a tone in the
+    audio), else ``final_silence_s`` after the speech (after the start for a callee who
+    says nothing), and at the latest at ``max_time_s`` (0: no limit), with
+    ``max_time_reached``. The recording holds the speech heard (``duration_s``, its
+    audio a WAV that long): the final silence that ended it is not kept, as recorders
+    trim it.
+    """
+    limit_s = max_time_s if max_time_s > 0 else math.inf
+    heard_s = min(speak_s, limit_s)
+    if speak_s >= limit_s:  # cut while speaking
+        return limit_s, media.Recording(media.silence_wav(heard_s), heard_s, max_time_reached=True)
+    if key is not None and dtmf_term:
+        return speak_s, media.Recording(media.silence_wav(heard_s), heard_s, termchar=key)
+    # As with a ring as long as the ring timeout, a silence that ends exactly at the
+    # maximum time ends the recording as a silence.
+    ends_s = speak_s + final_silence_s
+    cut = ends_s > limit_s
+    return min(ends_s, limit_s), media.Recording(
+        media.silence_wav(heard_s), heard_s, max_time_reached=cut
+    )
+
+
+def transfer_behaviour(value: str, field: str) -> media.TransferOutcome:
+    """``value`` checked against ``config.SIM_TRANSFERS``; raises
+    ``errors.InvalidInput(field, ...)``."""
+    for behaviour in config.SIM_TRANSFERS:
+        if behaviour == value:  # the loop, not ``in``, gives mypy the Literal type
+            return behaviour
+    raise errors.InvalidInput(field, f"must be one of {', '.join(config.SIM_TRANSFERS)}")
+
+
+def transfer_result(
+    behaviour: media.TransferOutcome,
+    talk_s: float,
+    *,
+    bridge: bool,
+    connect_timeout_s: float,
+    max_time_s: float,
+) -> tuple[float, media.TransferResult]:
+    """How a transfer goes when its far end does ``behaviour`` (one of
+    ``config.SIM_TRANSFERS``; a bridged call it answers lasts ``talk_s``): the seconds
+    it takes and its result. See the module's docstring for the timing."""
+    if behaviour == "busy" or behaviour == "network_busy":
+        return SETUP_S, media.TransferResult(behaviour)
+    timeout_s = max(0.0, connect_timeout_s)
+    if behaviour == "noanswer" or timeout_s < TRANSFER_RING_S:
+        return timeout_s, media.TransferResult("noanswer")
+    if not bridge:
+        return TRANSFER_RING_S, media.TransferResult("unknown")
+    if 0 < max_time_s < talk_s:
+        return TRANSFER_RING_S + max_time_s, media.TransferResult("maxtime_disconnect", max_time_s)
+    return TRANSFER_RING_S + talk_s, media.TransferResult(behaviour, talk_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +171,10 @@ class _Rule:
     callee_type: calls.CalleeType
     dtmf: str
     talk_seconds: float
+    record_seconds: float
+    record_key: str | None
+    transfer: media.TransferOutcome
+    transfer_seconds: float
 
     @classmethod
     def of(cls, rule: config.SimRule, name: str) -> _Rule:
@@ -97,9 +189,14 @@ class _Rule:
         except ValueError:
             choices = ", ".join(calls.CalleeType)
             raise errors.InvalidInput(f"{name}.callee_type", f"must be one of {choices}") from None
-        for field in ("ring_seconds", "talk_seconds"):
+        for field in ("ring_seconds", "talk_seconds", "record_seconds", "transfer_seconds"):
             if getattr(rule, field) < 0:
                 raise errors.InvalidInput(f"{name}.{field}", "must not be negative")
+        record_key = rule.record_key.upper()
+        if record_key and (len(record_key) != 1 or record_key not in config.DTMF_KEYS):
+            raise errors.InvalidInput(
+                f"{name}.record_key", 'must be one DTMF key (0-9, *, #, A-D) or "" for none'
+            )
         return cls(
             # Numbers are E.164 digits without "+"; a "+" written in the rule would
             # otherwise make it match nothing, without a word.
@@ -109,6 +206,10 @@ class _Rule:
             callee_type=callee_type,
             dtmf=rule.dtmf,
             talk_seconds=rule.talk_seconds,
+            record_seconds=rule.record_seconds,
+            record_key=record_key or None,
+            transfer=transfer_behaviour(rule.transfer, f"{name}.transfer"),
+            transfer_seconds=rule.transfer_seconds,
         )
 
     def matches(self, number: str) -> bool:
@@ -218,6 +319,10 @@ class SimDriver:
             callee_type=rule.callee_type,
             dtmf=rule.dtmf,
             talk_seconds=rule.talk_seconds,
+            record_seconds=rule.record_seconds,
+            record_key=rule.record_key,
+            transfer=rule.transfer,
+            transfer_seconds=rule.transfer_seconds,
             on_end=lambda: self._legs.pop(key, None),
         )
         self._legs[key] = leg
@@ -240,11 +345,13 @@ class SimLeg:
     """The voice channel of a simulated answered call (a ``CallLeg``).
 
     What the callee experienced is kept for tests and transcripts: ``heard`` (the text
-    of every prompt played), ``pressed`` (each group of keys the callee pressed),
-    ``sent_dtmf`` (each ``send_dtmf`` string). ``play``, ``collect`` and ``send_dtmf``
-    raise ``media.Hangup`` if the callee hangs up before they finish (cause
-    ``CALLEE_HUNG_UP``) or, at once, when the call has already ended; ``hangup()``
-    from another task interrupts them the same way (cause ``WE_HUNG_UP``).
+    of every prompt played), ``pressed`` (each group of keys the callee pressed while
+    the application waited for input), ``sent_dtmf`` (each ``send_dtmf`` string),
+    ``transfers`` (the destination of each transfer). Every operation but ``hangup``
+    raises ``media.Hangup`` if the callee hangs up before it finishes (cause
+    ``CALLEE_HUNG_UP``) or, at once, when the call has already ended (after a blind
+    transfer handed it over: ``TRANSFERRED``); ``hangup()`` from another task
+    interrupts them the same way (cause ``WE_HUNG_UP``).
     """
 
     def __init__(
@@ -254,20 +361,31 @@ class SimLeg:
         callee_type: calls.CalleeType = calls.CalleeType.VOICE,
         dtmf: str = "",
         talk_seconds: float = 0.0,
+        record_seconds: float = 2.0,
+        record_key: str | None = None,
+        transfer: media.TransferOutcome = "far_end_disconnect",
+        transfer_seconds: float = 10.0,
         on_end: Callable[[], object] | None = None,
     ) -> None:
         """Answered now; ``talk_seconds`` > 0: the callee hangs up that long after.
-        ``on_end`` is called once, when the leg learns that the call has ended."""
+        The callee's behaviour is that of a ``config.SimRule`` (the defaults are its
+        defaults). ``on_end`` is called once, when the leg learns that the call has
+        ended."""
         self.callee_type = callee_type
         self.heard: list[str] = []
         self.pressed: list[str] = []
         self.sent_dtmf: list[str] = []
+        self.transfers: list[str] = []
         self.answered_at = clock.now()
         self.callee_leaves_at: datetime | None = (
             self.answered_at + timedelta(seconds=talk_seconds) if talk_seconds > 0 else None
         )
         self._clock = clock
         self._dtmf = dtmf
+        self._record_seconds = record_seconds
+        self._record_key = record_key
+        self._transfer = transfer
+        self._transfer_seconds = transfer_seconds
         self._on_end = on_end
         self._end_cause: str | None = None
         self._busy: asyncio.Task[object] | None = None  # the task inside _pass
@@ -275,7 +393,8 @@ class SimLeg:
 
     @property
     def end_cause(self) -> str | None:
-        """None while the call is up, else ``CALLEE_HUNG_UP`` or ``WE_HUNG_UP``."""
+        """None while the call is up, else ``CALLEE_HUNG_UP``, ``WE_HUNG_UP`` or
+        ``TRANSFERRED``."""
         if (
             self._end_cause is None
             and self.callee_leaves_at is not None
@@ -301,22 +420,24 @@ class SimLeg:
         interdigit_timeout_s: float,
         termchar: str | None = "#",
         already: str = "",
+        complete: Callable[[str], bool] | None = None,
     ) -> media.Collected:
         """The keys of ``already``, then the callee's ``dtmf`` after ``THINK_S``.
 
-        Ends at ``termchar`` (not among the digits) or ``max_digits`` keys (0: no
+        Ends at ``termchar`` (not among the digits), as soon as ``complete(digits)`` is
+        true ("complete", checked before ``max_digits``), or ``max_digits`` keys (0: no
         limit), else ``interdigit_timeout_s`` after the last key; with no key at all,
         "noinput" after ``timeout_s``. Keys after the end are dropped. A callee slower
         than the application's patience (``THINK_S`` beyond the timeout) presses nothing.
         """
         self._raise_if_ended()
-        digits, ended_by = _press("", already, max_digits, termchar)
+        digits, ended_by = _press("", already, max_digits, termchar, complete)
         if ended_by is None and self._dtmf:
             patience_s = interdigit_timeout_s if digits else timeout_s
             if patience_s >= THINK_S:
                 await self._pass(THINK_S)
                 self.pressed.append(self._dtmf)
-                digits, ended_by = _press(digits, self._dtmf, max_digits, termchar)
+                digits, ended_by = _press(digits, self._dtmf, max_digits, termchar, complete)
         if ended_by is None:
             if digits:
                 await self._pass(interdigit_timeout_s)
@@ -325,6 +446,45 @@ class SimLeg:
                 await self._pass(timeout_s)
                 ended_by = "noinput"
         return media.Collected(digits, ended_by, termchar if ended_by == "termchar" else None)
+
+    async def record(
+        self, *, max_time_s: float, final_silence_s: float, dtmf_term: bool, beep: bool
+    ) -> media.Recording:
+        """The tone (``BEEP_S``, if ``beep``), then the callee speaks ``record_seconds``
+        and presses ``record_key``; ``take_recording`` says when it ends and what the
+        recording holds."""
+        self._raise_if_ended()
+        if beep:
+            await self._pass(BEEP_S)
+        seconds, recording = take_recording(
+            self._record_seconds,
+            self._record_key,
+            max_time_s=max_time_s,
+            final_silence_s=final_silence_s,
+            dtmf_term=dtmf_term,
+        )
+        await self._pass(seconds)
+        return recording
+
+    async def transfer(
+        self, *, destination: str, bridge: bool, connect_timeout_s: float, max_time_s: float
+    ) -> media.TransferResult:
+        """Transfer the callee to ``destination`` (kept in ``transfers``); the far end
+        does the rule's ``transfer`` (see ``transfer_result``). A blind transfer that is
+        handed over closes the leg (``TRANSFERRED``): the call is no longer ours."""
+        self._raise_if_ended()
+        self.transfers.append(destination)
+        seconds, result = transfer_result(
+            self._transfer,
+            self._transfer_seconds,
+            bridge=bridge,
+            connect_timeout_s=connect_timeout_s,
+            max_time_s=max_time_s,
+        )
+        await self._pass(seconds)
+        if result.outcome == "unknown":
+            self._end(TRANSFERRED)
+        return result
 
     async def send_dtmf(self, digits: str) -> None:
         """``DTMF_KEY_S`` a key; "p" and "w" pause ``DTMF_PAUSE_S``."""
@@ -380,13 +540,21 @@ class SimLeg:
             raise media.Hangup(self._end_cause or CALLEE_HUNG_UP)
 
 
-def _press(digits: str, keys: str, max_digits: int, termchar: str | None) -> tuple[str, str | None]:
+def _press(
+    digits: str,
+    keys: str,
+    max_digits: int,
+    termchar: str | None,
+    complete: Callable[[str], bool] | None,
+) -> tuple[str, str | None]:
     """Add ``keys`` to ``digits`` until one ends the input; returns the digits and
-    "termchar", "maxdigits" or None (more keys may follow)."""
+    "termchar", "complete", "maxdigits" or None (more keys may follow)."""
     for key in keys:
         if termchar and key == termchar:
             return digits, "termchar"
         digits += key
+        if complete is not None and complete(digits):
+            return digits, "complete"
         if 0 < max_digits <= len(digits):
             return digits, "maxdigits"
     return digits, None

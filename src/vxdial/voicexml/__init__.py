@@ -6,7 +6,14 @@ in-memory fetcher for tests and dry runs. The other modules are private.
 """
 
 from vxdial.voicexml.channel import Channel
-from vxdial.voicexml.fetch import Document, Fetcher, FetchError, FetchRequest, HttpFetcher
+from vxdial.voicexml.fetch import (
+    Document,
+    Fetcher,
+    FetchError,
+    FetchRequest,
+    HttpFetcher,
+    Upload,
+)
 from vxdial.voicexml.interpreter import run_session
 from vxdial.voicexml.session import EndReason, Limits, SessionEnd
 
@@ -20,5 +27,6 @@ __all__ = [
     "HttpFetcher",
     "Limits",
     "SessionEnd",
+    "Upload",
     "run_session",
 ]

@@ -2,33 +2,37 @@
 
 Elements may be in the VoiceXML namespace (http://www.w3.org/2001/vxml) or in none;
 elements of other namespaces are ignored. A body that is not well-formed, not ``<vxml>``,
-or breaks a rule the interpreter relies on (an attribute a element needs, an unknown
-element) raises ``DocumentError``: the caller throws ``error.badfetch``. VoiceXML 2.1
-elements that are not implemented yet parse into ``model.Unsupported`` / ``OtherItem`` /
-``OtherDialog`` and throw ``error.unsupported.<element>`` only when they run.
+or breaks a rule the interpreter relies on (an attribute an element needs, an unknown
+element, two exclusive attributes together) raises ``DocumentError``: the caller throws
+``error.badfetch`` (VoiceXML 2.0 section 5.2.6: "a document that is not valid").
+Elements parsed but not run (``<object>``) throw ``error.unsupported.<element>`` only
+when visited.
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from urllib.parse import urljoin
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from vxdial.voicexml import grammars, model
+from vxdial.voicexml import inputs, model
 
 __all__ = ["VXML_NS", "DocumentError", "load", "parse"]
 
 VXML_NS = "http://www.w3.org/2001/vxml"
-_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+SRGS_NS = "http://www.w3.org/2001/06/grammar"
+_XML_NS = "{http://www.w3.org/XML/1998/namespace}"
+_XML_BASE = _XML_NS + "base"
+_XML_LANG = _XML_NS + "lang"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
 _REFERENCE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*\Z")
+_DTMF = re.compile(r"[0-9*#A-Da-d]+\Z")
 
 _CATCHES = frozenset({"catch", "error", "help", "noinput", "nomatch"})
-_INPUT_ITEMS = frozenset({"field", "record", "transfer", "subdialog", "object"})
-_OTHER_ITEMS = frozenset({"record", "transfer", "subdialog", "object", "initial"})
 # Prompt content that may also stand directly in executable content (an implicit prompt).
 _INLINE = frozenset(
     {
@@ -47,10 +51,12 @@ _INLINE = frozenset(
         "s",
         "paragraph",
         "sentence",
+        "lang",
     }
 )
-_SILENT = frozenset({"mark", "meta", "metadata", "lexicon", "desc", "enumerate"})
-_NOT_YET = frozenset({"return", "foreach", "data"})  # executable content, VoiceXML 2.0/2.1
+_SSML = frozenset({"say-as", "emphasis", "prosody", "voice", "sub", "phoneme", "lang"})
+_SILENT = frozenset({"meta", "metadata", "lexicon", "desc"})
+_ENCTYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _CACHE_SIZE = 256
 
 
@@ -105,7 +111,9 @@ def _tag(element: etree._Element) -> str | None:
         return None
     if tag.startswith("{"):
         namespace, _, local = tag[1:].partition("}")
-        return local if namespace == VXML_NS else None
+        if namespace == VXML_NS or (namespace == SRGS_NS and local == "grammar"):
+            return local  # an inline grammar may be written in the SRGS namespace
+        return None
     return tag
 
 
@@ -129,9 +137,11 @@ class _Parser:
             raise self.error(element, f"<{tag}> needs a {name} attribute")
         return str(value)
 
-    def one_of(self, element: etree._Element, tag: str, *names: str) -> None:
+    def one_of(
+        self, element: etree._Element, tag: str, *names: str, optional: bool = False
+    ) -> None:
         given = [name for name in names if element.get(name) is not None]
-        if len(given) != 1:
+        if len(given) > 1 or (not given and not optional):
             choices = ", ".join(names)
             raise self.error(
                 element,
@@ -171,7 +181,33 @@ class _Parser:
             return f"#{tag}{self.generated}"  # never an ECMAScript identifier
         return self.identifier(element, tag, "name")
 
-    # -- document, dialogs, form items ---------------------------------------------
+    def fetch(self, element: etree._Element) -> model.Fetch:
+        timeout, maxage, maxstale = (
+            element.get("fetchtimeout"),
+            element.get("maxage"),
+            element.get("maxstale"),
+        )
+        if timeout is None and maxage is None and maxstale is None:
+            return model.NO_FETCH
+        return model.Fetch(timeout, maxage, maxstale)
+
+    def method(self, element: etree._Element, tag: str) -> str:
+        method = (element.get("method") or "get").strip().upper()
+        if method not in ("GET", "POST"):
+            raise self.error(element, f"<{tag} method={method.lower()!r}>: get or post")
+        return method
+
+    def enctype(self, element: etree._Element, tag: str) -> str:
+        enctype = (element.get("enctype") or "application/x-www-form-urlencoded").strip()
+        if enctype not in _ENCTYPES:
+            raise self.error(
+                element,
+                f"<{tag} enctype={enctype!r}>: application/x-www-form-urlencoded"
+                " or multipart/form-data",
+            )
+        return enctype
+
+    # -- document and dialogs -------------------------------------------------------
 
     def document(self, root: etree._Element) -> model.VxmlDocument:
         tag = _tag(root)
@@ -189,19 +225,21 @@ class _Parser:
         if version not in ("2.0", "2.1"):
             raise self.error(root, f"VoiceXML version {version!r} is not supported (2.0, 2.1)")
         base = urljoin(self.url, root.get(_XML_BASE) or "")
-        init: list[model.Var | model.Script] = []
+        init: list[model.Var | model.Script | model.Data] = []
         catches: list[model.Catch] = []
         properties: dict[str, str] = {}
+        links: list[model.Link] = []
         dialogs: list[model.Dialog] = []
-        unsupported: tuple[str, int] | None = None
         for child in root:
             ctag = _tag(child)
-            if ctag is None or ctag in ("meta", "metadata"):
+            if ctag is None or ctag in _SILENT:
                 continue
             if ctag == "var":
                 init.append(self.var(child))
             elif ctag == "script":
                 init.append(self.script(child))
+            elif ctag == "data":
+                init.append(self.data(child))
             elif ctag in _CATCHES:
                 catches.append(self.catch(child, ctag))
             elif ctag == "property":
@@ -209,24 +247,26 @@ class _Parser:
             elif ctag == "form":
                 dialogs.append(self.form(child))
             elif ctag == "menu":
-                dialogs.append(model.OtherDialog("menu", child.get("id"), _line(child)))
+                dialogs.append(self.menu(child))
             elif ctag == "link":
-                unsupported = unsupported or ("link", _line(child))
+                links.append(self.link(child))
             else:
                 raise self.error(child, f"<{ctag}> is not allowed in <vxml>")
         ids = [dialog.id for dialog in dialogs if dialog.id is not None]
         if len(ids) != len(set(ids)):
             raise self.error(root, "two dialogs have the same id")
+        application = root.get("application")
         return model.VxmlDocument(
             url=self.url,
             base=base,
             version=version,
-            application=root.get("application"),
+            lang=root.get(_XML_LANG),
+            application=application.strip() if application and application.strip() else None,
             init=tuple(init),
             catches=tuple(catches),
             properties=properties,
+            links=tuple(links),
             dialogs=tuple(dialogs),
-            unsupported=unsupported,
         )
 
     def form(self, element: etree._Element) -> model.Form:
@@ -235,10 +275,14 @@ class _Parser:
         catches: list[model.Catch] = []
         properties: dict[str, str] = {}
         filleds: list[model.Filled | etree._Element] = []  # form-level ones resolved below
-        unsupported: tuple[str, int] | None = None
+        grammars: list[model.Grammar] = []
+        links: list[model.Link] = []
+        scope = (element.get("scope") or "dialog").strip()
+        if scope not in ("dialog", "document"):
+            raise self.error(element, f"<form scope={scope!r}>: dialog or document")
         for child in element:
             tag = _tag(child)
-            if tag is None:
+            if tag is None or tag in _SILENT:
                 continue
             if tag == "var":
                 init.append(self.var(child))
@@ -248,38 +292,32 @@ class _Parser:
                 item: model.FormItem = self.block(child)
                 init.append(item)
                 items.append(item)
-            elif tag == "field":
-                field, field_filleds = self.field(child)
-                init.append(field)
-                items.append(field)
-                filleds.extend(field_filleds)
-            elif tag in _OTHER_ITEMS:
-                item = self.other_item(child, tag)
+            elif tag in ("field", "record", "transfer", "subdialog", "initial", "object"):
+                item, item_filleds = self.form_item(child, tag)
                 init.append(item)
                 items.append(item)
+                filleds.extend(item_filleds)
             elif tag == "filled":
                 filleds.append(child)
             elif tag in _CATCHES:
                 catches.append(self.catch(child, tag))
             elif tag == "property":
                 self.property(child, properties)
-            elif tag in ("grammar", "link"):
-                if tag == "grammar":
-                    self.check_grammar(child)
-                unsupported = unsupported or (tag, _line(child))
+            elif tag == "grammar":
+                grammars.append(self.grammar(child, scope))
+            elif tag == "link":
+                links.append(self.link(child))
             else:
                 raise self.error(child, f"<{tag}> is not allowed in <form>")
         names = [item.name for item in items]
         if len(names) != len(set(names)):
             duplicate = next(name for name in names if names.count(name) > 1)
             raise self.error(element, f"two form items are named {duplicate!r}")
-        inputs = tuple(
-            item.name
-            for item in items
-            if isinstance(item, model.Field) or (isinstance(item, model.OtherItem) and item.input)
+        inputs_ = tuple(
+            item.name for item in items if not isinstance(item, model.Block | model.Initial)
         )
         resolved = tuple(
-            f if isinstance(f, model.Filled) else self.filled(f, None, inputs, names)
+            f if isinstance(f, model.Filled) else self.filled(f, None, inputs_, names)
             for f in filleds
         )
         return model.Form(
@@ -289,9 +327,135 @@ class _Parser:
             catches=tuple(catches),
             properties=properties,
             filleds=resolved,
-            unsupported=unsupported,
+            grammars=tuple(grammars),
+            links=tuple(links),
             line=_line(element),
         )
+
+    def menu(self, element: etree._Element) -> model.Menu:
+        scope = (element.get("scope") or "dialog").strip()
+        if scope not in ("dialog", "document"):
+            raise self.error(element, f"<menu scope={scope!r}>: dialog or document")
+        numbered = self.boolean(element, "menu", "dtmf") or False
+        accept = (element.get("accept") or "exact").strip()
+        if accept not in ("exact", "approximate"):
+            raise self.error(element, f"<menu accept={accept!r}>: exact or approximate")
+        prompts: list[model.Prompt] = []
+        choices: list[model.Choice] = []
+        catches: list[model.Catch] = []
+        properties: dict[str, str] = {}
+        self.prompts_and(
+            element,
+            "menu",
+            prompts,
+            {
+                "choice": lambda child: choices.append(self.choice(child, "choice")),
+                "property": lambda child: self.property(child, properties),
+                **{c: self._catch_into(catches, c) for c in _CATCHES},
+            },
+        )
+        if numbered:
+            # VoiceXML 2.0 section 2.2.1: the first nine choices without a dtmf attribute
+            # get "1" to "9"; explicit sequences may only be "0", "*" or "#".
+            numbers = iter("123456789")
+            for i, choice in enumerate(choices):
+                if choice.dtmf is not None:
+                    if choice.dtmf not in ("0", "*", "#"):
+                        raise self.error(
+                            element,
+                            f"<menu dtmf='true'>: choice {i + 1} has dtmf={choice.dtmf!r}"
+                            " (only 0, * or # may be given when choices are numbered)",
+                        )
+                    continue
+                number = next(numbers, None)
+                if number is None:
+                    break
+                choices[i] = _numbered(choice, number)
+        return model.Menu(
+            id=element.get("id"),
+            scope=scope,
+            prompts=tuple(prompts),
+            choices=tuple(choices),
+            catches=tuple(catches),
+            properties=properties,
+            line=_line(element),
+        )
+
+    def choice(self, element: etree._Element, tag: str) -> model.Choice:
+        dtmf = element.get("dtmf")
+        if dtmf is not None:
+            dtmf = dtmf.strip().replace(" ", "")
+            if not _DTMF.match(dtmf):
+                raise self.error(element, f"<{tag} dtmf={dtmf!r}>: not a DTMF sequence")
+        grammars: list[model.Grammar] = []
+        pieces: list[str | etree._Element] = []
+        for piece in _pieces(element):
+            if not isinstance(piece, str) and _tag(piece) == "grammar":
+                grammars.append(self.grammar(piece, None))
+            else:
+                pieces.append(piece)
+        parts = _merge([part for piece in pieces for part in self.parts_of_piece(piece)])
+        if tag == "option":
+            value = element.get("value")
+            if value is None:
+                value = " ".join(_plain(parts).split())
+            if dtmf is not None:
+                grammars.insert(0, model.Grammar(keys=dtmf, value=value, line=_line(element)))
+            return model.Choice(
+                None, None, None, None, None, None, value, dtmf, tuple(grammars), parts,
+                model.NO_FETCH, _line(element),
+            )  # fmt: skip
+        self.one_of(element, "choice", "next", "expr", "event", "eventexpr")
+        if element.get("message") is not None and element.get("messageexpr") is not None:
+            raise self.error(element, "<choice> takes message or messageexpr, not both")
+        if dtmf is not None:
+            grammars.insert(0, model.Grammar(keys=dtmf, line=_line(element)))
+        return model.Choice(
+            next=element.get("next"),
+            expr=element.get("expr"),
+            event=element.get("event"),
+            eventexpr=element.get("eventexpr"),
+            message=element.get("message"),
+            messageexpr=element.get("messageexpr"),
+            value=None,
+            dtmf=dtmf,
+            grammars=tuple(grammars),
+            parts=parts,
+            fetch=self.fetch(element),
+            line=_line(element),
+        )
+
+    def link(self, element: etree._Element) -> model.Link:
+        self.one_of(element, "link", "next", "expr", "event", "eventexpr")
+        if element.get("message") is not None and element.get("messageexpr") is not None:
+            raise self.error(element, "<link> takes message or messageexpr, not both")
+        grammars: list[model.Grammar] = []
+        dtmf = element.get("dtmf")
+        if dtmf is not None:
+            dtmf = dtmf.strip().replace(" ", "")
+            if not _DTMF.match(dtmf):
+                raise self.error(element, f"<link dtmf={dtmf!r}>: not a DTMF sequence")
+            grammars.append(model.Grammar(keys=dtmf, line=_line(element)))
+        for child in element:
+            tag = _tag(child)
+            if tag is None or tag in _SILENT:
+                continue
+            if tag != "grammar":
+                raise self.error(child, f"<{tag}> is not allowed in <link>")
+            grammars.append(self.grammar(child, None))
+        return model.Link(
+            next=element.get("next"),
+            expr=element.get("expr"),
+            event=element.get("event"),
+            eventexpr=element.get("eventexpr"),
+            message=element.get("message"),
+            messageexpr=element.get("messageexpr"),
+            grammars=tuple(grammars),
+            fetch=self.fetch(element),
+            line=_line(element),
+        )
+
+    # -- form items -------------------------------------------------------------------
 
     def block(self, element: etree._Element) -> model.Block:
         return model.Block(
@@ -302,44 +466,188 @@ class _Parser:
             line=_line(element),
         )
 
-    def other_item(self, element: etree._Element, tag: str) -> model.OtherItem:
-        return model.OtherItem(
-            tag=tag,
-            name=self.item_name(element, tag),
-            expr=element.get("expr"),
-            cond=element.get("cond"),
-            catches=tuple(
-                self.catch(child, ctag)
-                for child in element
-                if (ctag := _tag(child)) is not None and ctag in _CATCHES
-            ),
-            input=tag in _INPUT_ITEMS,
-            line=_line(element),
-        )
-
-    def field(self, element: etree._Element) -> tuple[model.Field, list[model.Filled]]:
-        name = self.item_name(element, "field")
+    def form_item(
+        self, element: etree._Element, tag: str
+    ) -> tuple[model.FormItem, list[model.Filled]]:
+        """An input item or ``<initial>``, and the ``<filled>`` elements inside it."""
+        name = self.item_name(element, tag)
         line = _line(element)
         prompts: list[model.Prompt] = []
         catches: list[model.Catch] = []
         properties: dict[str, str] = {}
         filleds: list[model.Filled] = []
-        found: list[grammars.Builtin] = []
+        grammars: list[model.Grammar] = []
+        options: list[model.Choice] = []
+        links: list[model.Link] = []
+        params: list[model.Param] = []
         problem: tuple[str, str] | None = None
 
         def builtin(spec: str, where: etree._Element) -> None:
             nonlocal problem
             try:
-                found.append(grammars.parse(spec))
-            except grammars.UnsupportedBuiltin as exc:
-                problem = problem or ("error.unsupported.builtin", f"line {_line(where)}: {exc}")
-            except grammars.GrammarError as exc:
+                inputs.check_builtin(spec)
+            except inputs.Unsupported as exc:
+                problem = problem or (exc.event, f"line {_line(where)}: {exc}")
+            except inputs.GrammarError as exc:
                 raise self.error(where, str(exc)) from exc
+            grammars.append(model.Grammar(builtin=spec.strip(), line=_line(where)))
 
-        if element.get("type") is not None:
+        def grammar(child: etree._Element) -> None:
+            if tag in ("subdialog", "initial", "object"):
+                raise self.error(child, f"<grammar> is not allowed in <{tag}>")
+            found = self.grammar(child, None)
+            if found.builtin is not None:
+                builtin(found.builtin, child)
+            else:
+                grammars.append(found)
+
+        def reject(child: etree._Element) -> None:
+            raise self.error(child, f"<{_tag(child)}> is not allowed in <{tag}>")
+
+        handlers = {
+            "grammar": grammar,
+            "filled": lambda child: (
+                reject(child)
+                if tag == "initial"
+                else filleds.append(self.filled(child, name, (name,), [name]))
+            ),
+            "property": lambda child: self.property(child, properties),
+            "option": lambda child: (
+                options.append(self.choice(child, "option")) if tag == "field" else reject(child)
+            ),
+            "link": lambda child: (
+                links.append(self.link(child)) if tag in ("field", "initial") else reject(child)
+            ),
+            "param": lambda child: (
+                params.append(self.param(child))
+                if tag in ("subdialog", "object")
+                else reject(child)
+            ),
+            **{c: self._catch_into(catches, c) for c in _CATCHES},
+        }
+        if tag == "field" and element.get("type") is not None:
             builtin(element.get("type") or "", element)
+        self.prompts_and(element, tag, prompts, handlers)
+        expr, cond = element.get("expr"), element.get("cond")
+        common = {"name": name, "expr": expr, "cond": cond, "line": line}
+        if tag == "field":
+            for option in options:
+                grammars.extend(option.grammars)
+            return model.Field(
+                **common,
+                modal=self.boolean(element, tag, "modal") or False,
+                slot=(element.get("slot") or name).strip(),
+                grammars=tuple(grammars),
+                options=tuple(options),
+                grammar_problem=problem,
+                prompts=tuple(prompts),
+                catches=tuple(catches),
+                links=tuple(links),
+                properties=properties,
+            ), filleds
+        if tag == "initial":
+            return model.Initial(
+                **common,
+                prompts=tuple(prompts),
+                catches=tuple(catches),
+                links=tuple(links),
+                properties=properties,
+            ), filleds
+        if tag == "record":
+            dtmfterm = self.boolean(element, tag, "dtmfterm")
+            return model.Record(
+                **common,
+                modal=self.boolean(element, tag, "modal") is not False,
+                beep=self.boolean(element, tag, "beep") or False,
+                maxtime=element.get("maxtime"),
+                finalsilence=element.get("finalsilence"),
+                dtmfterm=dtmfterm is not False,
+                type=(element.get("type") or "audio/wav").strip(),
+                grammars=tuple(grammars),
+                prompts=tuple(prompts),
+                catches=tuple(catches),
+                properties=properties,
+            ), filleds
+        if tag == "transfer":
+            return self.transfer(element, common, grammars, prompts, catches, properties), filleds
+        if tag == "subdialog":
+            self.one_of(element, "subdialog", "src", "srcexpr")
+            return model.Subdialog(
+                **common,
+                src=element.get("src"),
+                srcexpr=element.get("srcexpr"),
+                namelist=self.namelist(element, tag),
+                method=self.method(element, tag),
+                enctype=self.enctype(element, tag),
+                params=tuple(params),
+                fetch=self.fetch(element),
+                prompts=tuple(prompts),
+                catches=tuple(catches),
+                properties=properties,
+            ), filleds
+        return model.OtherItem(tag, name, expr, cond, tuple(catches), line), filleds
+
+    def transfer(
+        self,
+        element: etree._Element,
+        common: dict[str, object],
+        grammars: list[model.Grammar],
+        prompts: list[model.Prompt],
+        catches: list[model.Catch],
+        properties: dict[str, str],
+    ) -> model.Transfer:
+        self.one_of(element, "transfer", "dest", "destexpr", optional=True)
+        if element.get("aai") is not None and element.get("aaiexpr") is not None:
+            raise self.error(element, "<transfer> takes aai or aaiexpr, not both")
+        bridge = self.boolean(element, "transfer", "bridge")
+        kind = element.get("type")
+        if kind is not None and bridge is not None:
+            # VoiceXML 2.1 section 10: type replaces bridge; both is an error.badfetch.
+            raise self.error(element, "<transfer> takes type or bridge, not both")
+        if kind is None:
+            kind = "bridge" if bridge else "blind"
+        kind = kind.strip()
+        if kind not in ("blind", "bridge", "consultation"):
+            raise self.error(element, f"<transfer type={kind!r}>: blind, bridge or consultation")
+        return model.Transfer(
+            name=str(common["name"]),
+            expr=element.get("expr"),
+            cond=element.get("cond"),
+            dest=element.get("dest"),
+            destexpr=element.get("destexpr"),
+            type=kind,
+            connecttimeout=element.get("connecttimeout"),
+            maxtime=element.get("maxtime"),
+            aai=element.get("aai"),
+            aaiexpr=element.get("aaiexpr"),
+            grammars=tuple(grammars),
+            prompts=tuple(prompts),
+            catches=tuple(catches),
+            properties=properties,
+            line=_line(element),
+        )
+
+    def param(self, element: etree._Element) -> model.Param:
+        self.one_of(element, "param", "expr", "value")
+        return model.Param(
+            self.identifier(element, "param", "name"),
+            element.get("expr"),
+            element.get("value"),
+            _line(element),
+        )
+
+    def prompts_and(
+        self,
+        element: etree._Element,
+        tag: str,
+        prompts: list[model.Prompt],
+        handlers: Mapping[str, Callable[[etree._Element], object]],
+    ) -> None:
+        """Walk ``element``'s content: prompts (explicit, or text and inline prompt
+        content making an implicit one) into ``prompts``, other children to their
+        handler by tag."""
         pending: list[model.PromptPart] = []
-        pending_line = line
+        pending_line = _line(element)
 
         def flush() -> None:
             if _has_text(pending):
@@ -350,70 +658,28 @@ class _Parser:
             if isinstance(piece, str):
                 pending.append(model.Text(piece))
                 continue
-            tag = _tag(piece)
-            if tag is None:
+            ctag = _tag(piece)
+            if ctag is None or ctag in _SILENT:
                 continue
-            if tag in _INLINE:
-                if not pending:
+            if ctag in _INLINE:
+                if not _has_text(pending):
                     pending_line = _line(piece)
-                pending.extend(self.parts_of(piece, tag))
+                pending.extend(self.parts_of(piece, ctag))
                 continue
             flush()
-            if tag == "prompt":
+            if ctag == "prompt":
                 prompts.append(self.prompt(piece))
-            elif tag == "grammar":
-                self.check_grammar(piece)
-                src = (piece.get("src") or "").strip()
-                mode = (piece.get("mode") or "").strip()
-                if src.startswith(("builtin:dtmf/", "builtin:grammar/")):
-                    builtin(src.partition("/")[2], piece)
-                elif mode == "voice":
-                    continue  # speech grammars are not used by a DTMF platform
-                else:
-                    problem = problem or (
-                        "error.unsupported.format",
-                        f"line {_line(piece)}: SRGS and external grammars are not supported yet",
-                    )
-            elif tag == "filled":
-                filleds.append(self.filled(piece, name, (name,), [name]))
-            elif tag in _CATCHES:
-                catches.append(self.catch(piece, tag))
-            elif tag == "property":
-                self.property(piece, properties)
-            elif tag in ("option", "link"):
-                problem = problem or (
-                    f"error.unsupported.{tag}",
-                    f"line {_line(piece)}: <{tag}> is not supported yet",
-                )
-            else:
-                raise self.error(piece, f"<{tag}> is not allowed in <field>")
+                continue
+            handler = handlers.get(ctag)
+            if handler is None:
+                raise self.error(piece, f"<{ctag}> is not allowed in <{tag}>")
+            handler(piece)
         flush()
-        grammar: grammars.Builtin | None = None
-        if problem is None:
-            if len(found) == 1:
-                grammar = found[0]
-            elif not found:
-                problem = ("error.semantic", f"line {line}: field {name!r} has no grammar")
-            else:
-                problem = (
-                    "error.unsupported.format",
-                    f"line {line}: several grammars in one field are not supported yet",
-                )
-        field = model.Field(
-            name=name,
-            expr=element.get("expr"),
-            cond=element.get("cond"),
-            grammar=grammar,
-            grammar_problem=problem,
-            prompts=tuple(prompts),
-            catches=tuple(catches),
-            properties=properties,
-            line=line,
-        )
-        return field, filleds
 
-    def check_grammar(self, element: etree._Element) -> None:
-        """A ``<grammar>`` is a URI (src or srcexpr) or inline rules, exactly one."""
+    # -- grammars -----------------------------------------------------------------------
+
+    def grammar(self, element: etree._Element, form_scope: str | None) -> model.Grammar:
+        """A ``<grammar>``: a URI (src or srcexpr) or inline rules, exactly one."""
         given = [name for name in ("src", "srcexpr") if element.get(name) is not None]
         inline = len(element) > 0 or bool((element.text or "").strip())
         if len(given) > 1:
@@ -422,6 +688,52 @@ class _Parser:
             raise self.error(element, f"<grammar> has both {given[0]} and inline content")
         if not given and not inline:
             raise self.error(element, "<grammar> has neither src, srcexpr nor content")
+        scope = element.get("scope")
+        if scope is not None:
+            scope = scope.strip()
+            if scope not in ("dialog", "document"):
+                raise self.error(element, f"<grammar scope={scope!r}>: dialog or document")
+        if form_scope is not None:
+            scope = scope or form_scope
+        mode = element.get("mode")
+        if mode is not None:
+            mode = mode.strip()
+            if mode not in ("dtmf", "voice"):
+                raise self.error(element, f"<grammar mode={mode!r}>: dtmf or voice")
+        line = _line(element)
+        fetch = self.fetch(element)
+        src = element.get("src")
+        if src is not None:
+            src = src.strip()
+            for prefix, builtin_mode in (
+                ("builtin:dtmf/", "dtmf"),
+                ("builtin:grammar/", "dtmf"),
+                ("builtin:voice/", "voice"),
+                ("builtin:", "dtmf"),
+            ):
+                if src.startswith(prefix):
+                    spec = src[len(prefix) :]
+                    if builtin_mode == "voice" or mode == "voice":
+                        return model.Grammar(builtin=spec, mode="voice", scope=scope, line=line)
+                    try:
+                        inputs.check_builtin(spec)
+                    except inputs.Unsupported:
+                        pass  # thrown when the grammar is used
+                    except inputs.GrammarError as exc:
+                        raise self.error(element, str(exc)) from exc
+                    return model.Grammar(builtin=spec, scope=scope, fetch=fetch, line=line)
+            return model.Grammar(src=src, mode=mode, scope=scope, fetch=fetch, line=line)
+        if element.get("srcexpr") is not None:
+            return model.Grammar(
+                srcexpr=element.get("srcexpr"), mode=mode, scope=scope, fetch=fetch, line=line
+            )
+        # Inline: SRGS says its mode is "voice" unless written.
+        return model.Grammar(
+            inline=etree.tostring(element, with_tail=False),
+            mode=mode or "voice",
+            scope=scope,
+            line=line,
+        )
 
     def filled(
         self,
@@ -435,7 +747,7 @@ class _Parser:
             raise self.error(element, f"<filled mode={mode!r}>: mode is any or all")
         names = self.namelist(element, "filled")
         if names and owner is not None:
-            raise self.error(element, "a <filled> inside a field cannot have a namelist")
+            raise self.error(element, "a <filled> inside a form item cannot have a namelist")
         for name in names:
             if name not in item_names:
                 raise self.error(element, f"<filled namelist>: {name!r} is not a form item")
@@ -446,6 +758,10 @@ class _Parser:
             body=self.content(element, "filled"),
             line=_line(element),
         )
+
+    def _catch_into(self, catches: list[model.Catch], tag: str) -> Callable[[etree._Element], None]:
+        """A handler of ``prompts_and`` that parses a catch element into ``catches``."""
+        return lambda child: catches.append(self.catch(child, tag))
 
     def catch(self, element: etree._Element, tag: str) -> model.Catch:
         if tag == "catch":
@@ -491,7 +807,7 @@ class _Parser:
                 pending.append(model.Text(piece))
                 continue
             tag = _tag(piece)
-            if tag is None:
+            if tag is None or tag in _SILENT:
                 continue
             if tag in _INLINE:
                 if not _has_text(pending):
@@ -523,18 +839,18 @@ class _Parser:
                 element.get("expr"),
                 element.get("nextitem"),
                 element.get("expritem"),
+                self.fetch(element),
                 line,
             )
         if tag == "submit":
             self.one_of(element, "submit", "next", "expr")
-            method = (element.get("method") or "get").strip().upper()
-            if method not in ("GET", "POST"):
-                raise self.error(element, f"<submit method={method.lower()!r}>: get or post")
             return model.Submit(
                 element.get("next"),
                 element.get("expr"),
                 self.namelist(element, "submit"),
-                method,
+                self.method(element, "submit"),
+                self.enctype(element, "submit"),
+                self.fetch(element),
                 line,
             )
         if tag == "exit":
@@ -543,17 +859,22 @@ class _Parser:
             return model.Exit(element.get("expr"), self.namelist(element, "exit"), line)
         if tag == "disconnect":
             return model.Disconnect(self.namelist(element, "disconnect"), line)
-        if tag == "throw":
-            self.one_of(element, "throw", "event", "eventexpr")
+        if tag in ("throw", "return"):
+            if tag == "throw":
+                self.one_of(element, "throw", "event", "eventexpr")
+            else:
+                self.one_of(element, "return", "event", "eventexpr", "namelist", optional=True)
             if element.get("message") is not None and element.get("messageexpr") is not None:
-                raise self.error(element, "<throw> takes message or messageexpr, not both")
-            return model.Throw(
+                raise self.error(element, f"<{tag}> takes message or messageexpr, not both")
+            args = (
                 element.get("event"),
                 element.get("eventexpr"),
                 element.get("message"),
                 element.get("messageexpr"),
-                line,
             )
+            if tag == "throw":
+                return model.Throw(*args, line)
+            return model.Return(*args, self.namelist(element, "return"), line)
         if tag == "reprompt":
             return model.Reprompt(line)
         if tag == "clear":
@@ -562,8 +883,15 @@ class _Parser:
             return model.Log(self.parts(element), element.get("label"), element.get("expr"), line)
         if tag == "script":
             return self.script(element)
-        if tag in _NOT_YET:
-            return model.Unsupported(tag, line)
+        if tag == "data":
+            return self.data(element)
+        if tag == "foreach":
+            return model.Foreach(
+                self.required(element, "foreach", "array"),
+                self.identifier(element, "foreach", "item"),
+                self.content(element, "foreach"),
+                line,
+            )
         if tag in ("elseif", "else"):
             raise self.error(element, f"<{tag}> outside <if>")
         raise self.error(element, f"<{tag}> is not allowed in <{parent}>")
@@ -602,7 +930,21 @@ class _Parser:
             raise self.error(element, "<script> takes src or srcexpr, not both")
         if (src is not None or srcexpr is not None) and text.strip():
             raise self.error(element, "<script> has both a source URI and content")
-        return model.Script(src, srcexpr, text, _line(element))
+        return model.Script(src, srcexpr, text, self.fetch(element), _line(element))
+
+    def data(self, element: etree._Element) -> model.Data:
+        self.one_of(element, "data", "src", "srcexpr")
+        name = element.get("name")
+        return model.Data(
+            name=None if name is None else self.identifier(element, "data", "name"),
+            src=element.get("src"),
+            srcexpr=element.get("srcexpr"),
+            namelist=self.namelist(element, "data"),
+            method=self.method(element, "data"),
+            enctype=self.enctype(element, "data"),
+            fetch=self.fetch(element),
+            line=_line(element),
+        )
 
     # -- prompts -----------------------------------------------------------------
 
@@ -614,19 +956,20 @@ class _Parser:
             count=self.count(element, "prompt"),
             timeout=element.get("timeout"),
             line=_line(element),
+            lang=element.get(_XML_LANG),
         )
 
     def parts(self, element: etree._Element) -> tuple[model.PromptPart, ...]:
         """The prompt content inside ``element``."""
-        parts: list[model.PromptPart] = []
-        for piece in _pieces(element):
-            if isinstance(piece, str):
-                parts.append(model.Text(piece))
-                continue
-            tag = _tag(piece)
-            if tag is not None:
-                parts.extend(self.parts_of(piece, tag))
-        return _merge(parts)
+        return _merge([part for piece in _pieces(element) for part in self.parts_of_piece(piece)])
+
+    def parts_of_piece(self, piece: str | etree._Element) -> tuple[model.PromptPart, ...]:
+        if isinstance(piece, str):
+            return (model.Text(piece),)
+        tag = _tag(piece)
+        if tag is None:
+            return ()
+        return self.parts_of(piece, tag)
 
     def parts_of(self, element: etree._Element, tag: str) -> tuple[model.PromptPart, ...]:
         """The prompt content one element stands for (without its tail)."""
@@ -634,21 +977,64 @@ class _Parser:
         if tag == "value":
             return (model.Value(self.required(element, "value", "expr"), line),)
         if tag == "audio":
-            if element.get("src") is not None and element.get("expr") is not None:
-                raise self.error(element, "<audio> takes src or expr, not both")
+            self.one_of(element, "audio", "src", "expr")
             return (
-                model.Audio(element.get("src"), element.get("expr"), self.parts(element), line),
+                model.Audio(
+                    element.get("src"),
+                    element.get("expr"),
+                    self.parts(element),
+                    self.fetch(element),
+                    line,
+                ),
             )
         if tag == "break":
-            return (model.Text(" "),)
-        if tag == "sub":
-            return (model.Text(element.get("alias") or ""),)
+            return (model.Break(element.get("time"), element.get("strength")),)
+        if tag == "mark":
+            self.one_of(element, "mark", "name", "nameexpr")
+            return (model.Mark(element.get("name"), element.get("nameexpr"), line),)
+        if tag == "enumerate":
+            template = self.parts(element) if len(element) or (element.text or "").strip() else None
+            return (model.Enumerate(template, line),)
+        if tag == "foreach":
+            return (
+                model.ForeachParts(
+                    self.required(element, "foreach", "array"),
+                    self.identifier(element, "foreach", "item"),
+                    self.parts(element),
+                    line,
+                ),
+            )
         if tag in _SILENT:
             return ()
         if tag in ("p", "s", "paragraph", "sentence"):
-            return (model.Text(" "), *self.parts(element), model.Text(" "))
-        # say-as, emphasis, prosody, voice, phoneme, p, s, ...: their text is said.
-        return self.parts(element)
+            short = {"paragraph": "p", "sentence": "s"}.get(tag, tag)
+            return (model.Ssml(short, _attrs(element), self.parts(element)),)
+        if tag in _SSML:
+            return (model.Ssml(tag, _attrs(element), self.parts(element)),)
+        if tag == "prompt":
+            raise self.error(element, "<prompt> inside prompt content")
+        raise self.error(element, f"<{tag}> is not allowed in prompt content")
+
+
+def _numbered(choice: model.Choice, number: str) -> model.Choice:
+    keys = model.Grammar(keys=number, line=choice.line)
+    return model.Choice(
+        choice.next, choice.expr, choice.event, choice.eventexpr, choice.message,
+        choice.messageexpr, choice.value, number, (keys, *choice.grammars), choice.parts,
+        choice.fetch, choice.line,
+    )  # fmt: skip
+
+
+def _attrs(element: etree._Element) -> tuple[tuple[str, str], ...]:
+    attrs: list[tuple[str, str]] = []
+    for key, value in element.attrib.items():
+        name = str(key)
+        if name.startswith(_XML_NS):
+            name = "xml:" + name[len(_XML_NS) :]
+        elif name.startswith("{"):
+            continue
+        attrs.append((name, str(value)))
+    return tuple(attrs)
 
 
 def _pieces(element: etree._Element) -> list[str | etree._Element]:
@@ -665,6 +1051,17 @@ def _pieces(element: etree._Element) -> list[str | etree._Element]:
 
 def _has_text(parts: list[model.PromptPart]) -> bool:
     return any(not isinstance(part, model.Text) or part.text.strip() for part in parts)
+
+
+def _plain(parts: tuple[model.PromptPart, ...]) -> str:
+    """The literal text of prompt content (for an option's value)."""
+    text: list[str] = []
+    for part in parts:
+        if isinstance(part, model.Text):
+            text.append(part.text)
+        elif isinstance(part, model.Ssml):
+            text.append(_plain(part.children))
+    return "".join(text)
 
 
 def _merge(

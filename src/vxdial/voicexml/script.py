@@ -71,6 +71,7 @@ function __vx_session(json) {
   Object.freeze(session);
 }
 function __vx_scope() { return Object.create(null); }
+function __vx_child(S) { return Object.create(S); }
 function __vx_enter(a, d, g, n) {
   application = a;
   document = d === null ? undefined : d;
@@ -115,16 +116,21 @@ function __vx_put(name, v) {
   return null;
 }
 function __vx_assign(name, s) { return __vx_put(name, s === null ? undefined : __vx_expr(s)); }
-function __vx_fill(S, name, value, utterance) {
-  var result = {utterance: utterance, inputmode: "dtmf", confidence: 1.0, interpretation: value};
-  S[name] = value;
-  S[name + "$"] = result;
-  var last = [result];
-  last.utterance = utterance;
-  last.inputmode = "dtmf";
-  last.confidence = 1.0;
-  last.interpretation = value;
+function __vx_setjson(S, name, json) { S[name] = JSON.parse(json)[0]; }
+function __vx_fill(S, name, vjson, sjson) {
+  S[name] = JSON.parse(vjson)[0];
+  if (sjson !== null) S[name + "$"] = JSON.parse(sjson);
+}
+function __vx_lastresult(json) {
+  var result = JSON.parse(json), last = [result];
+  for (var k in result) last[k] = result[k];
   application["lastresult$"] = last;
+}
+function __vx_length(s) {
+  var a = __vx_expr(s);
+  if (a === null || typeof a !== "object" || typeof a.length !== "number")
+    throw new TypeError(s + " is not an array");
+  return a.length;
 }
 function __vx_field(name) {
   var v = __vx_eval(name);
@@ -176,6 +182,7 @@ class Engine:
         get = context.get
         self._session = get("__vx_session")
         self._scope = get("__vx_scope")
+        self._child = get("__vx_child")
         self._enter = get("__vx_enter")
         self._bool = get("__vx_bool")
         self._str = get("__vx_str")
@@ -185,6 +192,9 @@ class Engine:
         self._isundef = get("__vx_isundef")
         self._assign = get("__vx_assign")
         self._fill = get("__vx_fill")
+        self._setjson = get("__vx_setjson")
+        self._lastresult = get("__vx_lastresult")
+        self._length = get("__vx_length")
         self._field = get("__vx_field")
         self._settarget = get("__vx_settarget")
         self._call(self._session, json.dumps(dict(session), default=str))
@@ -215,6 +225,10 @@ class Engine:
 
     def new_scope(self) -> Scope:
         return Scope(self._scope())
+
+    def child_scope(self, parent: Scope) -> Scope:
+        """A scope whose unknown names are looked up in ``parent``."""
+        return Scope(self._child(parent._object))
 
     def enter(
         self,
@@ -278,7 +292,29 @@ class Engine:
     def is_undefined(self, scope: Scope, name: str) -> bool:
         return bool(self._call(self._isundef, scope._object, name))
 
-    def fill(self, scope: Scope, name: str, value: str | bool, utterance: str) -> None:
-        """An input item matched: its variable, its shadow variable ``name$`` and
-        ``application.lastresult$``."""
-        self._call(self._fill, scope._object, name, value, utterance)
+    def set_value(self, scope: Scope, name: str, value: object) -> None:
+        """``name`` in ``scope`` set to ``value`` (JSON-like Python data)."""
+        self._call(self._setjson, scope._object, name, json.dumps([value]))
+
+    def fill(
+        self, scope: Scope, name: str, value: object, shadow: Mapping[str, object] | None
+    ) -> None:
+        """An input item is filled: its variable and (unless None) its shadow variables
+        object ``name$``."""
+        self._call(
+            self._fill,
+            scope._object,
+            name,
+            json.dumps([value]),
+            None if shadow is None else json.dumps(shadow),
+        )
+
+    def last_result(self, result: Mapping[str, object]) -> None:
+        """``application.lastresult$`` (of the current application scope): an array of
+        one result whose properties are also the array's own."""
+        self._call(self._lastresult, json.dumps(result))
+
+    def length(self, expr: str) -> int:
+        """The ``length`` of the array ``expr`` evaluates to (``ScriptError`` if it is
+        not an array)."""
+        return int(self._call(self._length, expr))

@@ -8,7 +8,10 @@ ScaledClock, waits for real (about 10 ms).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import time
+import wave
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -104,9 +107,14 @@ def about(seconds: float) -> object:
     return pytest.approx(seconds, abs=STEP_S)
 
 
-async def answered(world: World, *, dtmf: str = "", talk_seconds: float = 0.0) -> sim.SimLeg:
-    """The leg of a call answered at once."""
-    rule = config.SimRule(ring_seconds=0, dtmf=dtmf, talk_seconds=talk_seconds)
+async def answered(
+    world: World, *, dtmf: str = "", talk_seconds: float = 0.0, rule: config.SimRule | None = None
+) -> sim.SimLeg:
+    """The leg of a call answered at once, its callee as ``rule`` says (by default, one
+    pressing ``dtmf`` and hanging up after ``talk_seconds``)."""
+    rule = dataclasses.replace(
+        rule or config.SimRule(dtmf=dtmf, talk_seconds=talk_seconds), ring_seconds=0
+    )
     result = await world.run(driver(world, rule).dial(request()))
     assert isinstance(result.leg, sim.SimLeg)
     return result.leg
@@ -301,6 +309,12 @@ async def test_a_plus_written_in_a_rule_is_ignored(world: World) -> None:
         (config.SimRule(callee_type="robot"), "sim.rule[1].callee_type"),
         (config.SimRule(ring_seconds=-1), "sim.rule[1].ring_seconds"),
         (config.SimRule(talk_seconds=-1), "sim.rule[1].talk_seconds"),
+        (config.SimRule(record_seconds=-1), "sim.rule[1].record_seconds"),
+        (config.SimRule(record_key="##"), "sim.rule[1].record_key"),
+        (config.SimRule(record_key="x"), "sim.rule[1].record_key"),
+        (config.SimRule(transfer="answer"), "sim.rule[1].transfer"),
+        (config.SimRule(transfer="unknown"), "sim.rule[1].transfer"),
+        (config.SimRule(transfer_seconds=-1), "sim.rule[1].transfer_seconds"),
     ],
 )
 def test_a_bad_rule_is_refused_by_name(world: World, rule: config.SimRule, field: str) -> None:
@@ -528,6 +542,255 @@ async def test_keys_already_typed_count_first(
     assert leg.pressed == pressed
 
 
+@pytest.mark.parametrize(
+    ("already", "dtmf", "max_digits", "expected", "seconds", "pressed"),
+    [
+        # Stops at the first key that completes the input, before the termchar.
+        ("", "123#", 10, media.Collected("12", "complete"), sim.THINK_S, ["123#"]),
+        # Keys typed during the prompt can complete it alone: nothing is waited.
+        ("12", "9", 10, media.Collected("12", "complete"), 0.0, []),
+        ("1", "2#", 10, media.Collected("12", "complete"), sim.THINK_S, ["2#"]),
+        # The same key reaching max_digits: "complete" says more, it wins.
+        ("", "12", 2, media.Collected("12", "complete"), sim.THINK_S, ["12"]),
+        # Never complete: the other ends as before.
+        ("", "45#", 10, media.Collected("45", "termchar", "#"), sim.THINK_S, ["45#"]),
+        ("", "456", 2, media.Collected("45", "maxdigits"), sim.THINK_S, ["456"]),
+        ("", "4", 10, media.Collected("4", "interdigit"), sim.THINK_S + 3.0, ["4"]),
+    ],
+)
+async def test_collect_ends_as_soon_as_the_input_is_complete(
+    world: World,
+    already: str,
+    dtmf: str,
+    max_digits: int,
+    expected: media.Collected,
+    seconds: float,
+    pressed: list[str],
+) -> None:
+    leg = await answered(world, dtmf=dtmf)
+    asked: list[str] = []
+
+    def complete(digits: str) -> bool:
+        asked.append(digits)
+        return digits == "12"
+
+    collected, took = await world.timed(
+        leg.collect(
+            max_digits=max_digits,
+            timeout_s=5,
+            interdigit_timeout_s=3,
+            already=already,
+            complete=complete,
+        )
+    )
+    assert collected == expected
+    assert took == about(seconds)
+    assert leg.pressed == pressed
+    # Asked after each key, not for keys after the end (nor for the termchar).
+    assert asked == [collected.digits[:n] for n in range(1, len(collected.digits) + 1)]
+
+
+# Recording
+
+
+def wav_seconds(audio: bytes) -> float:
+    with wave.open(io.BytesIO(audio)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth()) == (1, 2)
+        return wav.getnframes() / wav.getframerate()
+
+
+@pytest.mark.parametrize(
+    ("speaks", "key", "max_time_s", "dtmf_term", "took_s", "recording"),
+    [
+        # Speech, then the final silence (1.5 s) ends it; the silence is not kept.
+        (3.0, "", 10.0, True, 4.5, (3.0, None, False)),
+        # The key ends it at once, when the application lets keys end it ...
+        (3.0, "#", 10.0, True, 3.0, (3.0, "#", False)),
+        # ... else it is a tone in the audio, and the silence ends it.
+        (3.0, "#", 10.0, False, 4.5, (3.0, None, False)),
+        # The maximum time cuts the speech ...
+        (12.0, "#", 10.0, True, 10.0, (10.0, None, True)),
+        # ... or the silence after it (the speech is kept whole) ...
+        (9.0, "", 10.0, True, 10.0, (9.0, None, True)),
+        # ... but a silence ending exactly then ends it as a silence.
+        (8.5, "", 10.0, True, 10.0, (8.5, None, False)),
+        # max_time_s 0: no limit.
+        (100.0, "", 0.0, True, 101.5, (100.0, None, False)),
+        # A callee who says nothing: nothing heard, after the final silence or a key.
+        (0.0, "", 10.0, True, 1.5, (0.0, None, False)),
+        (0.0, "1", 10.0, True, 0.0, (0.0, "1", False)),
+        (0.0, "a", 10.0, True, 0.0, (0.0, "A", False)),  # keys in any case
+    ],
+)
+async def test_record_takes_the_callee_speaking_time(
+    world: World,
+    speaks: float,
+    key: str,
+    max_time_s: float,
+    dtmf_term: bool,
+    took_s: float,
+    recording: tuple[float, str | None, bool],
+) -> None:
+    leg = await answered(world, rule=config.SimRule(record_seconds=speaks, record_key=key))
+    result, took = await world.timed(
+        leg.record(max_time_s=max_time_s, final_silence_s=1.5, dtmf_term=dtmf_term, beep=False)
+    )
+    assert took == about(took_s)
+    assert (result.duration_s, result.termchar, result.max_time_reached) == recording
+    assert wav_seconds(result.audio) == result.duration_s
+    assert leg.end_cause is None
+
+
+async def test_the_beep_comes_first(world: World) -> None:
+    leg = await answered(world, rule=config.SimRule(record_seconds=1, record_key="#"))
+    result, took = await world.timed(
+        leg.record(max_time_s=5, final_silence_s=1, dtmf_term=True, beep=True)
+    )
+    assert took == about(sim.BEEP_S + 1)
+    assert (result.duration_s, result.termchar) == (1, "#")
+
+
+async def test_the_default_callee_speaks_then_falls_silent(world: World) -> None:
+    default = config.SimRule()
+    leg = (await world.run(driver(world).dial(request()))).leg
+    assert isinstance(leg, sim.SimLeg)
+    result, took = await world.timed(
+        leg.record(max_time_s=60, final_silence_s=2, dtmf_term=True, beep=False)
+    )
+    assert (result.duration_s, result.termchar) == (default.record_seconds, None)
+    assert took == about(default.record_seconds + 2)
+
+
+async def test_the_callee_hangs_up_during_a_recording(world: World) -> None:
+    leg = await answered(world, rule=config.SimRule(talk_seconds=4, record_seconds=10))
+    with pytest.raises(media.Hangup) as caught:
+        await world.run(leg.record(max_time_s=30, final_silence_s=2, dtmf_term=True, beep=True))
+    assert caught.value.cause == sim.CALLEE_HUNG_UP
+    assert world.elapsed() == about(4.0)
+    await assert_closed(world, leg, sim.CALLEE_HUNG_UP)
+
+
+# Transfers
+
+DESTINATION = "tel:+15559870000"
+
+
+async def transfer(
+    world: World,
+    leg: sim.SimLeg,
+    *,
+    bridge: bool = True,
+    connect_timeout_s: float = 30.0,
+    max_time_s: float = 0.0,
+) -> tuple[media.TransferResult, float]:
+    return await world.timed(
+        leg.transfer(
+            destination=DESTINATION,
+            bridge=bridge,
+            connect_timeout_s=connect_timeout_s,
+            max_time_s=max_time_s,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "connect_timeout_s", "max_time_s", "took_s", "result"),
+    [
+        # Answered after a ring, then the far end (or the callee, with a key) ends it.
+        ("far_end_disconnect", 30, 0, sim.TRANSFER_RING_S + 8, ("far_end_disconnect", 8)),
+        ("near_end_disconnect", 30, 0, sim.TRANSFER_RING_S + 8, ("near_end_disconnect", 8)),
+        # The application's maxtime ends it first; as long as the talk, the far end does.
+        ("far_end_disconnect", 30, 5, sim.TRANSFER_RING_S + 5, ("maxtime_disconnect", 5)),
+        ("far_end_disconnect", 30, 8, sim.TRANSFER_RING_S + 8, ("far_end_disconnect", 8)),
+        # Refused at once, or nobody answers within the connect timeout.
+        ("busy", 30, 0, sim.SETUP_S, ("busy", 0)),
+        ("network_busy", 30, 0, sim.SETUP_S, ("network_busy", 0)),
+        ("noanswer", 20, 0, 20, ("noanswer", 0)),
+        # A connect timeout shorter than the ring.
+        ("far_end_disconnect", 0.5, 0, 0.5, ("noanswer", 0)),
+    ],
+)
+async def test_a_bridged_transfer_lasts_until_it_ends(
+    world: World,
+    behaviour: str,
+    connect_timeout_s: float,
+    max_time_s: float,
+    took_s: float,
+    result: tuple[str, float],
+) -> None:
+    leg = await answered(world, rule=config.SimRule(transfer=behaviour, transfer_seconds=8))
+    transferred, took = await transfer(
+        world, leg, connect_timeout_s=connect_timeout_s, max_time_s=max_time_s
+    )
+    assert (transferred.outcome, transferred.duration_s) == result
+    assert took == about(took_s)
+    assert leg.transfers == [DESTINATION]
+    # The callee is back with the application.
+    assert leg.end_cause is None
+    assert await world.run(leg.play(media.Prompt("Welcome back."))) == ""
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "took_s"),
+    [("busy", sim.SETUP_S), ("network_busy", sim.SETUP_S), ("noanswer", 30)],
+)
+async def test_a_blind_transfer_that_fails_keeps_the_callee(
+    world: World, behaviour: str, took_s: float
+) -> None:
+    leg = await answered(world, rule=config.SimRule(transfer=behaviour))
+    transferred, took = await transfer(world, leg, bridge=False)
+    assert (transferred.outcome, transferred.duration_s) == (behaviour, 0)
+    assert took == about(took_s)
+    assert leg.end_cause is None
+
+
+@pytest.mark.parametrize("behaviour", ["far_end_disconnect", "near_end_disconnect"])
+async def test_a_blind_transfer_hands_the_call_over(world: World, behaviour: str) -> None:
+    carrier = driver(world, config.SimRule(ring_seconds=0, transfer=behaviour))
+    leg = (await world.run(carrier.dial(request()))).leg
+    assert isinstance(leg, sim.SimLeg)
+    transferred, took = await transfer(world, leg, bridge=False, max_time_s=5)
+    assert transferred == media.TransferResult("unknown")
+    assert took == about(sim.TRANSFER_RING_S)
+    assert leg.end_cause == sim.TRANSFERRED
+    assert carrier.calls_up == 0
+    await assert_closed(world, leg, sim.TRANSFERRED)
+
+
+async def test_the_default_transfer_is_answered(world: World) -> None:
+    default = config.SimRule()
+    leg = (await world.run(driver(world).dial(request()))).leg
+    assert isinstance(leg, sim.SimLeg)
+    transferred, took = await transfer(world, leg)
+    assert (transferred.outcome, transferred.duration_s) == (
+        default.transfer,
+        default.transfer_seconds,
+    )
+    assert took == about(sim.TRANSFER_RING_S + default.transfer_seconds)
+
+
+async def test_the_callee_hangs_up_during_a_bridged_transfer(world: World) -> None:
+    leg = await answered(world, rule=config.SimRule(talk_seconds=6, transfer_seconds=60))
+    with pytest.raises(media.Hangup) as caught:
+        await transfer(world, leg)
+    assert caught.value.cause == sim.CALLEE_HUNG_UP
+    assert world.elapsed() == about(6.0)
+    await assert_closed(world, leg, sim.CALLEE_HUNG_UP)
+
+
+async def test_our_hangup_interrupts_a_transfer(world: World) -> None:
+    leg = await answered(world)
+    transferring = asyncio.create_task(
+        leg.transfer(destination=DESTINATION, bridge=True, connect_timeout_s=30, max_time_s=0)
+    )
+    await world.advance(4)
+    await leg.hangup()
+    with pytest.raises(media.Hangup) as caught:
+        await transferring
+    assert caught.value.cause == sim.WE_HUNG_UP
+    assert world.elapsed() == 4.0
+
+
 # Hanging up
 
 
@@ -589,10 +852,13 @@ async def assert_closed(world: World, leg: sim.SimLeg, cause: str) -> None:
     """Every operation fails at once with ``cause``; hangup() does nothing."""
     start = world.elapsed()
     heard, pressed, sent = list(leg.heard), list(leg.pressed), list(leg.sent_dtmf)
+    transfers = list(leg.transfers)
     operations = [
         leg.play(media.Prompt("Are you there?")),
         leg.collect(max_digits=1, timeout_s=5, interdigit_timeout_s=3),
         leg.send_dtmf("1"),
+        leg.record(max_time_s=10, final_silence_s=1, dtmf_term=True, beep=True),
+        leg.transfer(destination=DESTINATION, bridge=True, connect_timeout_s=5, max_time_s=0),
     ]
     for operation in operations:
         with pytest.raises(media.Hangup) as caught:
@@ -602,6 +868,7 @@ async def assert_closed(world: World, leg: sim.SimLeg, cause: str) -> None:
     assert leg.end_cause == cause
     assert world.elapsed() == start
     assert (leg.heard, leg.pressed, leg.sent_dtmf) == (heard, pressed, sent)
+    assert leg.transfers == transfers
 
 
 async def test_our_hangup_interrupts_an_operation_in_another_task(world: World) -> None:

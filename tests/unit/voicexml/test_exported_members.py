@@ -17,6 +17,7 @@ def test_exported_members() -> None:
             "HttpFetcher",
             "Limits",
             "SessionEnd",
+            "Upload",
             "run_session",
         ]
     )

@@ -50,15 +50,38 @@ async def test_document_without_namespace() -> None:
 
 async def test_audio_resolves_against_the_document_and_keeps_its_fallback_text() -> None:
     result = await run(
-        vxml("""<form><block>
-          <prompt>Hi <audio src="sounds/beep.wav">beep</audio> there</prompt>
-          <audio expr="'/abs.wav'"/>
-        </block></form>""")
+        {
+            START: vxml("""<form><block>
+              <prompt>Hi <audio src="sounds/beep.wav">beep</audio> there</prompt>
+              <audio expr="'/abs.wav'"/>
+            </block></form>"""),
+            "http://app.example/ivr/sounds/beep.wav": b"RIFF....",
+            "http://app.example/abs.wav": b"RIFF....",
+        }
     )
     first, second = result.channel.prompts
     assert first.text == "Hi beep there"
     assert first.audio_urls == ("http://app.example/ivr/sounds/beep.wav",)
     assert second.audio_urls == ("http://app.example/abs.wav",) and second.text == ""
+    fetched = [request.url for request in result.fetcher.requests[1:]]
+    assert fetched == list(first.audio_urls + second.audio_urls)  # fetched before playing
+
+
+async def test_missing_audio_says_its_content_or_is_badfetch_without_content() -> None:
+    result = await run(
+        vxml("""<form>
+          <catch event="error.badfetch">caught <value expr="_message"/><exit/></catch>
+          <field name="f" type="boolean">
+            <prompt>Hi <audio src="gone.wav">beep</audio></prompt>
+            <filled><prompt><audio src="gone-too.wav"/></prompt></filled>
+          </field>
+          <field name="g" type="boolean"/>
+          </form>"""),
+        ["1"],
+    )
+    first, caught = result.channel.prompts
+    assert first.text == "Hi beep" and first.audio_urls == ()
+    assert caught.text == "caught <audio src>: http://app.example/ivr/gone-too.wav: HTTP 404"
 
 
 async def test_ssml_inside_prompts_is_said_as_text() -> None:
@@ -200,7 +223,7 @@ async def test_script_src_fetch_failure_is_badfetch() -> None:
 async def test_audio_without_src_or_expr_is_badfetch() -> None:
     result = await run(vxml("<form><block><audio>fallback</audio></block></form>"))
     assert result.end.event == "error.badfetch"
-    assert "<audio> has no src or expr" in (result.end.message or "")
+    assert "<audio> needs exactly one of src, expr" in (result.end.message or "")
 
 
 async def test_document_variables_survive_a_dialog_change_dialog_variables_do_not() -> None:

@@ -81,24 +81,13 @@ async def test_goto_to_a_missing_dialog_or_item() -> None:
     assert "no form item 'nothing'" in (result.end.message or "")
 
 
-async def test_unsupported_elements_throw_error_unsupported() -> None:
-    result = await run(vxml("<form><block><return/></block></form>"))
-    assert result.end.event == "error.unsupported.return"
-    result = await run(vxml('<menu id="m"><choice next="#x">x</choice></menu>'))
-    assert result.end.event == "error.unsupported.menu"
-    result = await run(vxml('<form><record name="r"/></form>'))
-    assert result.end.event == "error.unsupported.record"
+async def test_object_and_consultation_transfer_throw_error_unsupported() -> None:
+    result = await run(vxml('<form><object name="o" classid="x:y"/></form>'))
+    assert result.end.event == "error.unsupported.objectname"
     result = await run(
-        '<vxml version="2.1" application="root.vxml"><form><block>x</block></form></vxml>'
+        vxml('<form><transfer name="t" dest="tel:+15550001" type="consultation"/></form>')
     )
-    assert result.end.event == "error.unsupported.application"
-    result = await run(
-        vxml(
-            '<link next="#x"><grammar src="builtin:dtmf/digits"/></link>'
-            "<form><block>x</block></form>"
-        )
-    )
-    assert result.end.event == "error.unsupported.link"
+    assert result.end.event == "error.unsupported.transfer.consultation"
 
 
 # Script errors
@@ -108,7 +97,7 @@ async def test_script_error_is_error_semantic_with_the_line() -> None:
     result = await run(vxml("<form><block>\n<value expr='nosuch + 1'/></block></form>"))
     assert result.end.reason == "error"
     assert result.end.event == "error.semantic"
-    assert result.end.message == "line 4: <prompt>: ReferenceError: nosuch is not defined"
+    assert result.end.message == "line 4: <value expr>: ReferenceError: nosuch is not defined"
 
 
 @pytest.mark.parametrize(

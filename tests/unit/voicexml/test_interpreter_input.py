@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from vxdial.voicexml import grammars
 from vxdial.voicexml.testing import CollectCall
 
 from .helpers import heard, run, vxml
@@ -29,7 +28,7 @@ async def test_digits_collects_until_the_termchar() -> None:
     assert result.heard == ["Enter.", "got 123"]
     assert result.channel.collects == [
         CollectCall(
-            max_digits=grammars.UNBOUNDED_DIGITS,
+            max_digits=0,
             timeout_s=5.0,
             interdigit_timeout_s=3.0,
             termchar="#",
@@ -62,8 +61,8 @@ async def test_digits_value_is_a_string_with_shadow_variables_and_lastresult() -
         ("digits?minlength=2;maxlength=3", "12#", 3, "got 12"),
         ("digits?minlength=2;maxlength=3", "12345", 3, "got 123"),
         ("digits?maxlength=2", "9", 2, "got 9"),
-        ("digits", "12*3#", grammars.UNBOUNDED_DIGITS, "nomatch"),
-        ("digits", "#", grammars.UNBOUNDED_DIGITS, "nomatch"),
+        ("digits", "12*3#", 0, "nomatch"),
+        ("digits", "#", 0, "nomatch"),
     ],
 )
 async def test_digits_parameters(type_: str, keys: str, max_digits: int, outcome: str) -> None:
@@ -291,26 +290,29 @@ async def test_keys_typed_during_a_prompt_without_bargein_are_ignored() -> None:
 # Grammars not supported yet
 
 
-async def test_unsupported_builtin_type_throws_error_unsupported_builtin() -> None:
-    body = vxml("""<form><field name="d" type="date"><prompt>never</prompt>
+async def test_unknown_builtin_type_throws_error_unsupported_builtin() -> None:
+    body = vxml("""<form><field name="d" type="colour"><prompt>never</prompt>
         <catch event="error.unsupported.builtin">
           <value expr="_event"/>: <value expr="_message"/><assign name="d" expr="'n/a'"/>
         </catch>
       </field><block>next</block></form>""")
     result = await run(body)
     assert result.heard == [
-        "error.unsupported.builtin: line 3: builtin grammar 'date' is not supported yet",
+        "error.unsupported.builtin: line 3: builtin grammar 'colour' is unknown"
+        " (there are boolean, currency, date, digits, number, phone, time)",
         "next",
     ]
 
 
-async def test_srgs_grammar_is_error_unsupported_format() -> None:
+async def test_an_inline_srgs_grammar_in_the_voicexml_namespace() -> None:
     body = vxml("""<form><field name="d">
-        <grammar mode="dtmf" root="r"><rule id="r"><item>1</item></rule></grammar>
+        <grammar mode="dtmf" root="r"><rule id="r"><item repeat="2">1</item></rule></grammar>
+        <filled>got <value expr="d"/><exit/></filled>
       </field></form>""")
-    result = await run(body)
-    assert result.end.event == "error.unsupported.format"
-    assert "SRGS" in (result.end.message or "")
+    result = await run(body, ["11"])
+    assert result.heard == ["got 11"]
+    assert result.channel.collects[0].max_digits == 2
+    assert result.channel.collects[0].complete is not None
 
 
 async def test_field_without_grammar_is_a_semantic_error() -> None:

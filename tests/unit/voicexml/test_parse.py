@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vxdial.voicexml import grammars, model, parse
+from vxdial.voicexml import model, parse
 
 from .helpers import vxml
 
@@ -35,14 +35,17 @@ def test_structure() -> None:
     )
     assert document.version == "2.1" and document.base == URL
     assert document.properties == {"timeout": "3s"}
-    assert document.init == (model.Var("a", "1", 6), model.Script(None, None, "var b = 2;", 7))
+    assert document.init == (
+        model.Var("a", "1", 6),
+        model.Script(None, None, "var b = 2;", model.NO_FETCH, 7),
+    )
     assert [c.events for c in document.catches] == [
         ("error.badfetch", "error.semantic"),
         ("noinput",),
     ]
     assert document.catches[0].count == 2 and document.catches[0].cond == "a"
     form, menu = document.dialogs
-    assert isinstance(form, model.Form) and isinstance(menu, model.OtherDialog)
+    assert isinstance(form, model.Form) and isinstance(menu, model.Menu)
     assert document.dialog(None) is form and document.dialog("m") is menu
     assert document.dialog("nope") is None
     block, field = form.items
@@ -52,7 +55,7 @@ def test_structure() -> None:
             (model.Text("Hello "), model.Value("a", 12), model.Text("!")), None, None, 1, None, 12
         ),
     )
-    assert field.grammar == grammars.Builtin("digits", 4, 4)
+    assert field.grammars == (model.Grammar(builtin="digits?length=4", line=13),)
     assert field.prompts[0] == model.Prompt((model.Text("Again"),), False, None, 2, "9s", 14)
     assert field.properties == {"termchar": ""}
     assert [(f.owner, f.names, f.mode) for f in form.filleds] == [
@@ -118,7 +121,7 @@ def test_generated_item_names_are_not_identifiers() -> None:
         ("<property name='timeout'/>", "needs a value"),
         ("<form><block><script src='a.js'>x</script></block></form>", "source URI and content"),
         ("<form><block><script src='a' srcexpr='b'/></block></form>", "src or srcexpr, not both"),
-        ("<form><block><audio src='a' expr='b'/></block></form>", "src or expr, not both"),
+        ("<form><block><audio src='a' expr='b'/></block></form>", "exactly one of src, expr"),
         ("<form><block><field/></block></form>", "<field> is not allowed in <block>"),
         ("<block/>", "<block> is not allowed in <vxml>"),
         ("<form><field name='f'><grammar src='a' srcexpr='b'/></field></form>", "not both"),

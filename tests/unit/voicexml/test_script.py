@@ -104,7 +104,9 @@ def test_conversions(js: script.Engine) -> None:
 
 def test_fill_sets_the_shadow_variable_and_lastresult(js: script.Engine) -> None:
     _, _, dialog, _ = scopes(js)
-    js.fill(dialog, "pin", "1234", "1234")
+    shadow = {"utterance": "1234", "inputmode": "dtmf", "confidence": 1, "interpretation": "1234"}
+    js.fill(dialog, "pin", "1234", shadow)
+    js.last_result(shadow)
     assert js.value("[pin, pin$.utterance, pin$.inputmode, pin$.confidence]") == [
         "1234",
         "1234",
@@ -113,6 +115,8 @@ def test_fill_sets_the_shadow_variable_and_lastresult(js: script.Engine) -> None
     ]
     assert js.value("application.lastresult$[0].interpretation") == "1234"
     assert js.value("application.lastresult$.utterance") == "1234"
+    js.fill(dialog, "order", {"id": 7, "items": [1, 2]}, None)
+    assert js.value("[order.items[1], typeof order$]") == [2, "undefined"]
 
 
 def test_errors(js: script.Engine) -> None:

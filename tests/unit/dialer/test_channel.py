@@ -1,0 +1,98 @@
+"""vxdial.dialer.channel: the VoiceXML channel over a call leg, and its transcript,
+on a simulated leg driven by a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import pytest
+
+from vxdial.dialer.channel import RecordingChannel
+from vxdial.domain import media
+from vxdial.domain.clock import FakeClock
+from vxdial.telephony import sim
+
+T = TypeVar("T")
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STEP_S = 0.25
+
+
+async def run(clock: FakeClock, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable``, advancing the clock by ``STEP_S`` whenever it waits."""
+    task = asyncio.ensure_future(awaitable)
+    while True:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        if task.done():
+            return task.result()
+        clock.advance(STEP_S)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def transcript(channel: RecordingChannel) -> list[tuple[datetime, str, str | None]]:
+    assert {(e.call_id, e.attempt) for e in channel.events} == {(7, 2)}
+    return [(e.at, e.kind, e.detail) for e in channel.events]
+
+
+async def test_keys_recordings_and_transfers_make_the_transcript() -> None:
+    clock = FakeClock(T0)
+    leg = sim.SimLeg(clock, dtmf="123#", record_seconds=3, record_key="#", transfer_seconds=20)
+    channel = RecordingChannel(leg, clock, call_id=7, attempt=2)
+    collected = await run(
+        clock,
+        channel.collect(
+            max_digits=0,
+            timeout_s=5,
+            interdigit_timeout_s=3,
+            complete=lambda digits: digits == "12",
+        ),
+    )
+    assert collected == media.Collected("12", "complete")
+    recording = await run(
+        clock, channel.record(max_time_s=60, final_silence_s=2, dtmf_term=True, beep=False)
+    )
+    assert (recording.duration_s, recording.termchar) == (3, "#")
+    cut = await run(
+        clock, channel.record(max_time_s=2, final_silence_s=2, dtmf_term=True, beep=False)
+    )
+    assert cut.max_time_reached
+    result = await run(
+        clock,
+        channel.transfer(
+            destination="tel:+15559870000", bridge=True, connect_timeout_s=30, max_time_s=0
+        ),
+    )
+    assert result == media.TransferResult("far_end_disconnect", 20)
+    assert transcript(channel) == [
+        (at(sim.THINK_S), "dtmf", "12"),
+        (at(3.5), "record", "3 s, ended by #"),
+        (at(5.5), "record", "2 s, ended by the maximum time"),
+        # Noted when the transfer started.
+        (at(5.5), "transfer", "bridge tel:+15559870000: far_end_disconnect after 20 s"),
+    ]
+    assert clock.now() == at(5.5 + sim.TRANSFER_RING_S + 20)
+
+
+async def test_a_transfer_the_call_ends_during_is_still_in_the_transcript() -> None:
+    clock = FakeClock(T0)
+    leg = sim.SimLeg(clock, talk_seconds=5, transfer_seconds=60)
+    channel = RecordingChannel(leg, clock, call_id=7, attempt=2)
+    await run(clock, channel.play(media.Prompt("x" * 15)))  # 1 s
+    with pytest.raises(media.Hangup):
+        await run(
+            clock,
+            channel.transfer(
+                destination="tel:+15559870000", bridge=True, connect_timeout_s=30, max_time_s=0
+            ),
+        )
+    assert clock.now() == at(5)
+    assert transcript(channel) == [
+        (at(0), "prompt", "x" * 15),
+        (at(1), "transfer", "bridge tel:+15559870000"),
+    ]
