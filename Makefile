@@ -41,6 +41,12 @@ lint: $(STAMP)
 test: test-deps services lint
 	$(BIN)/pytest -q
 
+# The W3C VoiceXML IR tests: runs them all and writes docs/CONFORMANCE.md (make test runs
+# them too, as tests/conformance).
+.PHONY: conformance
+conformance: $(STAMP)
+	$(BIN)/python -m tests.conformance.report
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
