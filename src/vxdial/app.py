@@ -86,7 +86,10 @@ async def running_services(
         limit=HTTP_CONNECTIONS, ttl_dns_cache=300, resolver=egress.resolver()
     )
     http = aiohttp.ClientSession(
-        connector=connector, headers={"User-Agent": f"vxdial/{__version__}"}
+        connector=connector,
+        headers={"User-Agent": f"vxdial/{__version__}"},
+        # Shared by every call: cookies live in each call's own jar (voicexml.for_call).
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
     background: list[asyncio.Task[None]] = []
     dialer: Dialer | None = None

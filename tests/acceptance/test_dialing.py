@@ -210,12 +210,14 @@ def test_never_answered_fails_after_every_attempt(start_dialing: Callable[..., D
 
 def test_expiration_mid_retries(start_dialing: Callable[..., Dialing]) -> None:
     dialing = start_dialing(SimRule(match="*", outcome="busy"))
-    expires = to_epoch_s(dialing.clock.now()) + 150
+    # 170: the third attempt (120 s) has 50 simulated seconds (~0.8 s of real time) to
+    # start before expiry, even on a loaded machine; the fourth would start after 180.
+    expires = to_epoch_s(dialing.clock.now()) + 170
     call = dialing.queue(max_retries=5, retry_interval=60, expiration_timestamp=expires)
     [result] = dialing.wait_results(1)
     assert result["result"] == "expired"
     assert result["callee_type"] == "busy"
-    assert result["attempts"] == "3"  # at 0, 60 and 120 s; the next would start after 150
+    assert result["attempts"] == "3"  # at 0, 60 and 120 s; the next would start after 170
     assert len(dialing.attempts(call["id"])) == 3
 
 

@@ -369,7 +369,7 @@ class Dialer:
                     call.settings.start_url, method="POST", data=start_fields(claim)
                 ),
                 channel=channel,
-                fetcher=self.fetcher,
+                fetcher=voicexml.for_call(self.fetcher),
                 session=session_variables(claim, callee_type),
             )
         except Hangup as exc:

@@ -7,17 +7,20 @@ in-memory fetcher for tests and dry runs. The other modules are private.
 
 from vxdial.voicexml.channel import Channel
 from vxdial.voicexml.fetch import (
+    CallFetcher,
     Document,
     Fetcher,
     FetchError,
     FetchRequest,
     HttpFetcher,
     Upload,
+    for_call,
 )
 from vxdial.voicexml.interpreter import run_session
 from vxdial.voicexml.session import EndReason, Limits, SessionEnd
 
 __all__ = [
+    "CallFetcher",
     "Channel",
     "Document",
     "EndReason",
@@ -28,5 +31,6 @@ __all__ = [
     "Limits",
     "SessionEnd",
     "Upload",
+    "for_call",
     "run_session",
 ]

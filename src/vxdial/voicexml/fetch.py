@@ -57,8 +57,18 @@ from urllib.parse import urldefrag, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
+from yarl import URL
 
-__all__ = ["Document", "FetchError", "FetchRequest", "Fetcher", "HttpFetcher", "Upload"]
+__all__ = [
+    "CallFetcher",
+    "Document",
+    "FetchError",
+    "FetchRequest",
+    "Fetcher",
+    "HttpFetcher",
+    "Upload",
+    "for_call",
+]
 
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -160,10 +170,25 @@ class HttpFetcher:
     def cache_bytes(self) -> int:
         return self._cache.size_bytes
 
-    async def fetch(self, request: FetchRequest) -> Document:
+    def for_call(self) -> CallFetcher:
+        """A view of this fetcher for one call, with the call's own cookies."""
+        return CallFetcher(self)
+
+    async def fetch(
+        self, request: FetchRequest, *, cookies: aiohttp.CookieJar | None = None
+    ) -> Document:
+        """Fetch ``request``. With ``cookies`` (one call's jar), the cookies it holds for
+        the URL are sent and those the response sets are kept in it; a request that
+        sends cookies neither reads nor fills the shared cache (its answer may be
+        personal)."""
         method = request.method.upper()
-        if method != "GET":
-            exchange = await self._exchange(request, method, {})
+        sent = cookies.filter_cookies(URL(request.url)) if cookies is not None else None
+        if method != "GET" or sent:
+            exchange = await self._exchange(
+                request, method, {}, cookies=cookies, sent_cookies=sent or None
+            )
+            if method == "GET":
+                return exchange.document()
             # RFC 9111 section 4.4: a successful unsafe request invalidates what was cached
             # for its target and for where it led.
             self._cache.pop(_cache_key(request.url))
@@ -182,7 +207,9 @@ class HttpFetcher:
             headers.update(validators)
         else:
             self.misses += 1
-        exchange = await self._exchange(request, "GET", headers, conditional=bool(validators))
+        exchange = await self._exchange(
+            request, "GET", headers, conditional=bool(validators), cookies=cookies
+        )
         if exchange.status == 304 and entry is not None:
             if exchange.url != entry.document.url:
                 # The redirect now leads elsewhere and that resource matched validators
@@ -233,6 +260,8 @@ class HttpFetcher:
         headers: Mapping[str, str],
         *,
         conditional: bool = False,
+        cookies: aiohttp.CookieJar | None = None,
+        sent_cookies: Mapping[str, object] | None = None,
     ) -> _Exchange:
         timeout_s = self._timeout_s if request.timeout_s is None else request.timeout_s
         # aiohttp reads a total of 0 as "no timeout"; a fetchtimeout of 0s means "now".
@@ -241,9 +270,17 @@ class HttpFetcher:
         request_time = self._clock()
         try:
             async with self._session.request(
-                method, request.url, data=body, headers=headers or None, timeout=timeout
+                method,
+                request.url,
+                data=body,
+                headers=headers or None,
+                timeout=timeout,
+                cookies=sent_cookies,  # type: ignore[arg-type]
             ) as response:
                 response_time = self._clock()
+                if cookies is not None:
+                    for hop in (*response.history, response):
+                        cookies.update_cookies(hop.cookies, hop.url)
                 status = response.status
                 if not (200 <= status < 300 or (conditional and status == 304)):
                     raise FetchError(f"HTTP {status}", status=status)
@@ -291,6 +328,28 @@ class HttpFetcher:
                 raise too_large
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class CallFetcher:
+    """One call's view of a shared ``HttpFetcher``: the same connections and cache, its
+    own cookies (RFC 6265). An application's server session (a JSESSIONID, say) lives
+    for its call only and never reaches another call's requests; the process-wide
+    aiohttp session keeps no cookies (``app.py`` gives it a ``DummyCookieJar``)."""
+
+    def __init__(self, fetcher: HttpFetcher) -> None:
+        self._fetcher = fetcher
+        # unsafe=True: keep cookies of IP-address hosts too (applications on loopback or
+        # private addresses are common in self-hosted setups).
+        self.cookies = aiohttp.CookieJar(unsafe=True)
+
+    async def fetch(self, request: FetchRequest) -> Document:
+        return await self._fetcher.fetch(request, cookies=self.cookies)
+
+
+def for_call(fetcher: Fetcher) -> Fetcher:
+    """The fetcher one call's session should use: its own cookies over an
+    ``HttpFetcher``, any other fetcher as it is."""
+    return fetcher.for_call() if isinstance(fetcher, HttpFetcher) else fetcher
 
 
 def _body(request: FetchRequest) -> dict[str, str] | aiohttp.FormData | None:

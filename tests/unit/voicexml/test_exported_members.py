@@ -8,6 +8,7 @@ import vxdial.voicexml as voicexml
 def test_exported_members() -> None:
     assert sorted(voicexml.__all__) == sorted(
         [
+            "CallFetcher",
             "Channel",
             "Document",
             "EndReason",
@@ -18,6 +19,7 @@ def test_exported_members() -> None:
             "Limits",
             "SessionEnd",
             "Upload",
+            "for_call",
             "run_session",
         ]
     )

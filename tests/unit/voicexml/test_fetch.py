@@ -764,3 +764,46 @@ async def test_errors_are_not_cached(origin: Origin, fetcher: voicexml.HttpFetch
         with pytest.raises(voicexml.FetchError):
             await fetcher.fetch(request)
     assert len(origin.seen) == 2
+
+
+# -- cookies: one jar per call --------------------------------------------------------------
+
+
+async def test_each_call_keeps_its_own_cookies_and_shares_no_cache_with_them() -> None:
+    visits: list[str | None] = []
+
+    async def login(request: web.Request) -> web.Response:
+        response = web.Response(text="<vxml/>", headers={"Cache-Control": "max-age=60"})
+        response.set_cookie("JSESSIONID", request.query["who"], path="/")
+        return response
+
+    async def page(request: web.Request) -> web.Response:
+        visits.append(request.cookies.get("JSESSIONID"))
+        return web.Response(text="<vxml/>", headers={"Cache-Control": "max-age=60"})
+
+    app = web.Application()
+    app.router.add_get("/login", login)
+    app.router.add_get("/page", page)
+    runner = web.AppRunner(app, shutdown_timeout=0.05)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            shared = voicexml.HttpFetcher(http)
+            anonymous = voicexml.for_call(shared)
+            await anonymous.fetch(voicexml.FetchRequest(f"{base}/page"))  # cached: no cookie
+            alice, bob = shared.for_call(), shared.for_call()
+            await alice.fetch(voicexml.FetchRequest(f"{base}/login?who=alice"))
+            await bob.fetch(voicexml.FetchRequest(f"{base}/login?who=bob"))
+            await alice.fetch(voicexml.FetchRequest(f"{base}/page"))
+            await bob.fetch(voicexml.FetchRequest(f"{base}/page"))
+            await anonymous.fetch(voicexml.FetchRequest(f"{base}/page"))  # a cache hit
+    finally:
+        await runner.cleanup()
+    # Each call's page request carried its own session (and was not served from the
+    # cache filled by the call without cookies); the call without cookies got none.
+    assert visits == [None, "alice", "bob"]
+    assert shared.hits == 1
+    assert voicexml.for_call(anonymous) is anonymous  # not an HttpFetcher: as it is
