@@ -818,9 +818,11 @@ class _Context:
         shadow: dict[str, object] = {
             "duration": round(recording.duration_s * 1000),
             "size": len(recording.audio),
-            "termchar": recording.termchar,
             "maxtime": recording.max_time_reached,
         }
+        if recording.termchar is not None:
+            # Undefined unless a key ended the recording (VoiceXML 2.0 section 2.3.6).
+            shadow["termchar"] = recording.termchar
         self.js.fill(state.scope, item.name, value, shadow)
         return await self._filleds(state, [item.name])
 
@@ -859,7 +861,9 @@ class _Context:
             shared.final = "disconnect"
             shared.queue.clear()
             raise _Event("connection.disconnect.transfer")
-        shadow = {"duration": result.duration_s, "inputmode": None, "utterance": None}
+        # No grammar ends a transfer here: inputmode and utterance stay undefined
+        # (VoiceXML 2.0 section 2.3.7, the <transfer> shadow variables).
+        shadow = {"duration": result.duration_s}
         self.js.fill(state.scope, item.name, result.outcome, shadow)
         return await self._filleds(state, [item.name])
 
@@ -1168,7 +1172,13 @@ class _Context:
         while True:
             self.shared.tick()
             counters.increment(event.name)
-            log.debug("voicexml.event call_id=%s event=%s", self.shared.call_id, event.name)
+            log.log(
+                logging.INFO if _is_error(event.name) else logging.DEBUG,
+                "voicexml.event call_id=%s event=%s message=%s",
+                self.shared.call_id,
+                event.name,
+                event.message,
+            )
             try:
                 catch = events.select(scopes, event.name, counters, self.js.truthy)
             except script.ScriptError as exc:

@@ -1,5 +1,6 @@
 """vxdial.dialer.channel: the VoiceXML channel over a call leg, and its transcript,
-on a simulated leg driven by a FakeClock."""
+on a simulated leg driven by a FakeClock; and a VoiceXML application with <record>
+and <transfer> run over it, answered by the sim driver."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import TypeVar
 
 import pytest
 
+from vxdial import config, voicexml
 from vxdial.dialer.channel import RecordingChannel
 from vxdial.domain import media
 from vxdial.domain.clock import FakeClock
-from vxdial.telephony import sim
+from vxdial.telephony import base, sim
+from vxdial.voicexml.testing import MemoryFetcher
 
 T = TypeVar("T")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -95,4 +98,82 @@ async def test_a_transfer_the_call_ends_during_is_still_in_the_transcript() -> N
     assert transcript(channel) == [
         (at(0), "prompt", "x" * 15),
         (at(1), "transfer", "bridge tel:+15559870000"),
+    ]
+
+
+APP = "http://app.example/ivr/"
+
+
+def vxml(body: str) -> str:
+    return f'<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">{body}</vxml>'
+
+
+async def test_an_application_records_and_transfers_over_a_sim_driver_leg() -> None:
+    clock = FakeClock(T0)
+    driver = sim.SimDriver(
+        [
+            config.SimRule(
+                ring_seconds=0,
+                record_seconds=3,
+                record_key="#",
+                transfer="far_end_disconnect",
+                transfer_seconds=20,
+            )
+        ],
+        clock,
+    )
+    dialed = await run(
+        clock,
+        driver.dial(
+            base.DialRequest(
+                call_id=7,
+                attempt=2,
+                number="15551230000",
+                caller_id=None,
+                postd=None,
+                ring_timeout_s=30,
+            )
+        ),
+    )
+    assert isinstance(dialed.leg, sim.SimLeg)
+    leg = dialed.leg
+    fetcher = MemoryFetcher(
+        {
+            APP + "start.vxml": vxml("""<form>
+              <record name="msg" maxtime="30s" finalsilence="1s">
+                <prompt>Leave a message.</prompt>
+                <filled><submit next="save" method="post" namelist="msg"/></filled>
+              </record></form>"""),
+            APP + "save": vxml("""<form>
+              <transfer name="agent" dest="tel:+15559870000" bridge="true" connecttimeout="20s">
+                <filled>talked <value expr="agent$.duration"/> s</filled>
+              </transfer>
+              <transfer name="desk" dest="tel:+15559870001"/>
+              <block>not reached</block></form>"""),
+        }
+    )
+    channel = RecordingChannel(leg, clock, call_id=7, attempt=2)
+    end = await run(
+        clock,
+        voicexml.run_session(
+            voicexml.FetchRequest(APP + "start.vxml"),
+            channel=channel,
+            fetcher=fetcher,
+            session={"call_id": 7},
+        ),
+    )
+    # The blind transfer handed the call over: the session ends as a disconnect.
+    assert end == voicexml.SessionEnd("disconnect")
+    assert leg.heard == ["Leave a message.", "talked 20 s"]
+    assert leg.transfers == ["tel:+15559870000", "tel:+15559870001"]
+    assert leg.end_cause == sim.TRANSFERRED
+    upload = (fetcher.requests[1].files or {})["msg"]
+    assert upload.content_type == "audio/wav" and upload.body[:4] == b"RIFF"
+    assert fetcher.requests[1].enctype == "multipart/form-data"
+    assert [(kind, detail) for _, kind, detail in transcript(channel)] == [
+        ("prompt", "Leave a message."),
+        ("record", "3 s, ended by #"),
+        ("transfer", "bridge tel:+15559870000: far_end_disconnect after 20 s"),
+        ("prompt", "talked 20 s"),
+        ("transfer", "blind tel:+15559870001: unknown"),
     ]
