@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import platform
 import shutil
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -158,3 +159,25 @@ def customer_app() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+@contextlib.contextmanager
+def app_process(target: Callable[..., None], port: int, *args: object) -> Iterator[str]:
+    """Run ``target(port, *args)`` (an HTTP application) in its own process, wait until
+    ``/start.vxml`` answers, and give its base URL; the process is stopped at the end."""
+    process = multiprocessing.Process(target=target, args=(port, *args), daemon=True)
+    process.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/start.vxml", timeout=1)
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, "the application did not start"
+            time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.join(5)

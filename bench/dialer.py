@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from _common import VXDIAL, database, free_port, machine, vxdial_server
+from _common import VXDIAL, app_process, database, free_port, machine, vxdial_server
 
 DOCUMENT = (
     b'<?xml version="1.0"?><vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">'
@@ -64,24 +64,9 @@ def _app_process(port: int, results: object) -> None:
 
 @contextmanager
 def customer_app() -> Iterator[tuple[str, object]]:
-    port = free_port()
     results = multiprocessing.Value("i", 0)
-    process = multiprocessing.Process(target=_app_process, args=(port, results), daemon=True)
-    process.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/start.vxml", timeout=1)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, "the application did not start"
-            time.sleep(0.05)
-    try:
+    with app_process(_app_process, free_port(), results) as base:
         yield base, results
-    finally:
-        process.terminate()
-        process.join(5)
 
 
 def config_file(folder: str, lines: int) -> str:

@@ -24,16 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import multiprocessing
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import aiohttp
-import httpx
 
-from _common import free_port, machine
+from _common import app_process, free_port, machine
 from vxdial import voicexml
 from vxdial.domain import media
 from vxdial.voicexml import testing
@@ -138,23 +136,8 @@ def _app_process(port: int) -> None:
 
 @contextmanager
 def customer_app() -> Iterator[str]:
-    port = free_port()
-    process = multiprocessing.Process(target=_app_process, args=(port,), daemon=True)
-    process.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/start.vxml", timeout=1)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, "the application did not start"
-            time.sleep(0.05)
-    try:
+    with app_process(_app_process, free_port()) as base:
         yield base
-    finally:
-        process.terminate()
-        process.join(5)
 
 
 # -- sessions -----------------------------------------------------------------------------

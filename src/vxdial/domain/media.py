@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,6 +81,29 @@ def silence_wav(duration_s: float, *, rate_hz: int = 8000) -> bytes:
         out.setframerate(rate_hz)
         out.writeframes(b"\0\0" * frames)
     return buffer.getvalue()
+
+
+def press_keys(
+    digits: str,
+    keys: str,
+    max_digits: int,
+    termchar: str | None,
+    complete: Callable[[str], bool] | None,
+) -> tuple[str, str | None]:
+    """A DTMF collector's rule, shared by every channel: add ``keys`` to ``digits`` until
+    one ends the input. Returns the digits and why they ended: "termchar" (the key is
+    not among the digits), "complete" (``complete(digits)`` is true; it wins over
+    "maxdigits" when one key makes both true), "maxdigits" (``max_digits`` keys, 0: no
+    limit), or None (more keys may follow). Keys after the end are not used."""
+    for key in keys:
+        if termchar and key == termchar:
+            return digits, "termchar"
+        digits += key
+        if complete is not None and complete(digits):
+            return digits, "complete"
+        if 0 < max_digits <= len(digits):
+            return digits, "maxdigits"
+    return digits, None
 
 
 class Hangup(Exception):

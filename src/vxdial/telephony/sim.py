@@ -431,13 +431,15 @@ class SimLeg:
         than the application's patience (``THINK_S`` beyond the timeout) presses nothing.
         """
         self._raise_if_ended()
-        digits, ended_by = _press("", already, max_digits, termchar, complete)
+        digits, ended_by = media.press_keys("", already, max_digits, termchar, complete)
         if ended_by is None and self._dtmf:
             patience_s = interdigit_timeout_s if digits else timeout_s
             if patience_s >= THINK_S:
                 await self._pass(THINK_S)
                 self.pressed.append(self._dtmf)
-                digits, ended_by = _press(digits, self._dtmf, max_digits, termchar, complete)
+                digits, ended_by = media.press_keys(
+                    digits, self._dtmf, max_digits, termchar, complete
+                )
         if ended_by is None:
             if digits:
                 await self._pass(interdigit_timeout_s)
@@ -538,23 +540,3 @@ class SimLeg:
             if self._end_cause is None:
                 self._end(CALLEE_HUNG_UP)
             raise media.Hangup(self._end_cause or CALLEE_HUNG_UP)
-
-
-def _press(
-    digits: str,
-    keys: str,
-    max_digits: int,
-    termchar: str | None,
-    complete: Callable[[str], bool] | None,
-) -> tuple[str, str | None]:
-    """Add ``keys`` to ``digits`` until one ends the input; returns the digits and
-    "termchar", "complete", "maxdigits" or None (more keys may follow)."""
-    for key in keys:
-        if termchar and key == termchar:
-            return digits, "termchar"
-        digits += key
-        if complete is not None and complete(digits):
-            return digits, "complete"
-        if 0 < max_digits <= len(digits):
-            return digits, "maxdigits"
-    return digits, None

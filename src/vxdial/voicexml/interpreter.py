@@ -698,14 +698,9 @@ class _Context:
     ) -> bool:
         """The process phase for a grammar match: links and choices transition (or
         throw), other matches fill items and run the triggered ``<filled>``s."""
-        if active.owner == "link":
-            assert active.link is not None
+        if active.owner in ("link", "choice"):
             self._last_result(match)
-            await self._follow_link(active.link, active.document)
-        if active.owner == "choice":
-            assert active.choice is not None and active.dialog is not None
-            self._last_result(match)
-            await self._follow_choice(active.choice, active.document)
+            await self._follow(active)
         if active.owner == "dialog":
             assert active.dialog is not None
             raise _Transition(
@@ -908,7 +903,7 @@ class _Context:
         state.prompt_counts[""] = 1
         suppress = False
         if heard is not None and heard.grammar.choice is not None:
-            await self._follow_choice(heard.grammar.choice, heard.grammar.document)
+            await self._follow(heard.grammar)
         while True:
             self.shared.tick()
             try:
@@ -916,39 +911,22 @@ class _Context:
                     self._queue_prompts(state, "", menu.prompts, menu.properties)
                 active, match = await self._listen(await self._active_grammars(state, None))
                 self._last_result(match)
-                if active.owner == "link":
-                    assert active.link is not None
-                    await self._follow_link(active.link, active.document)
-                assert active.choice is not None
-                await self._follow_choice(active.choice, active.document)
+                await self._follow(active)
             except _Event as event:
                 suppress = not await self._handle(event)
 
-    async def _follow_choice(
-        self, choice: model.Choice, document: model.VxmlDocument | None
-    ) -> None:
-        if choice.event is not None or choice.eventexpr is not None:
-            with _Semantic(choice.line, "<choice eventexpr>"):
-                name = choice.event if choice.event is not None else self._string(choice.eventexpr)
-                message = choice.message
-                if choice.messageexpr is not None:
-                    message = self.js.string(choice.messageexpr)
-            raise _Event(name.strip(), message)
-        with _Semantic(choice.line, "<choice expr>"):
-            uri = choice.next if choice.next is not None else self._string(choice.expr)
-        await self._go(uri.strip(), choice.line, choice.fetch, local=True, base=document)
-
-    async def _follow_link(self, link: model.Link, document: model.VxmlDocument | None) -> None:
-        if link.event is not None or link.eventexpr is not None:
-            with _Semantic(link.line, "<link eventexpr>"):
-                name = link.event if link.event is not None else self._string(link.eventexpr)
-                message = link.message
-                if link.messageexpr is not None:
-                    message = self.js.string(link.messageexpr)
-            raise _Event(name.strip(), message)
-        with _Semantic(link.line, "<link expr>"):
-            uri = link.next if link.next is not None else self._string(link.expr)
-        await self._go(uri.strip(), link.line, link.fetch, local=True, base=document)
+    async def _follow(self, active: _Active) -> None:
+        """A matched ``<choice>`` or ``<link>``: throw its event or go to its target,
+        resolved against the document it is written in."""
+        target = active.choice if active.owner == "choice" else active.link
+        assert target is not None
+        tag = "<choice>" if active.owner == "choice" else "<link>"
+        if target.event is not None or target.eventexpr is not None:
+            with _Semantic(target.line, f"{tag} eventexpr"):
+                raise self._event_of(target)
+        with _Semantic(target.line, f"{tag} expr"):
+            uri = target.next if target.next is not None else self._string(target.expr)
+        await self._go(uri.strip(), target.line, target.fetch, local=True, base=active.document)
 
     # -- grammars and input ----------------------------------------------------------------
 
@@ -1408,7 +1386,7 @@ class _Context:
     async def _throw(self, node: model.Throw) -> None:
         raise self._event_of(node)
 
-    def _event_of(self, node: model.Throw | model.Return) -> _Event:
+    def _event_of(self, node: model.Throw | model.Return | model.Choice | model.Link) -> _Event:
         name = node.event if node.event is not None else self._string(node.eventexpr)
         message = node.message
         if node.messageexpr is not None:

@@ -72,15 +72,11 @@ def press(
     wins over "maxdigits" when one key makes both true) or after ``max_digits`` keys (0:
     no limit), else the interdigit timeout ends it; no key at all is "noinput". Keys
     after the end are dropped."""
-    digits = ""
-    for key in keys:
-        if termchar is not None and key == termchar:
-            return media.Collected(digits, "termchar", termchar)
-        digits += key
-        if complete is not None and complete(digits):
-            return media.Collected(digits, "complete")
-        if 0 < max_digits <= len(digits):
-            return media.Collected(digits, "maxdigits")
+    digits, ended_by = media.press_keys("", keys, max_digits, termchar, complete)
+    if ended_by == "termchar":
+        return media.Collected(digits, "termchar", termchar)
+    if ended_by is not None:
+        return media.Collected(digits, ended_by)
     return media.Collected(digits, "interdigit") if digits else media.Collected("", "noinput")
 
 
