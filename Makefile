@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-# Debian packages the tests use: php-cli is the oracle of the time-expression tests.
-TEST_DEBS := php-cli
+# Debian packages the tests use: php-cli is the oracle of the time-expression tests;
+# sip-tester (SIPp) and baresip are the far ends of the SIP tests, espeak-ng and sox
+# render prompts; chromium runs the browser tests (driven by Playwright).
+TEST_DEBS := php-cli sip-tester baresip espeak-ng sox chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run install test test-deps services lint unit bench-ingest bench-queuecall clean
