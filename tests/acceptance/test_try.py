@@ -308,12 +308,6 @@ def _on_a_terminal(
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug since the interpreter rewrite: at a real terminal only the first wait"
-    " times out after the 0.3 s property, the later ones do not (the scripted --dtmf path is"
-    " right); being investigated",
-)
 def test_at_a_terminal_keys_are_typed_lines_and_timeouts_are_real(tmp_path: Path) -> None:
     path = tmp_path / "keyboard.vxml"
     path.write_text(
