@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vxdial.domain import calls
-from vxdial.store.queries.campaigns import settings_of
+from vxdial.store.queries.campaigns import add_to_count, settings_of
 from vxdial.store.tables import calls as calls_table
 from vxdial.store.tables import campaigns as campaigns_table
 from vxdial.store.tables import to_millis
@@ -101,6 +101,7 @@ def insert_call(
             "updated_at": now,
         },
     ).scalar_one()
+    add_to_count(conn, campaign_id, calls.CallState.QUEUED, 1)
     return call_id
 
 
@@ -181,6 +182,7 @@ def insert_calls_bulk(
         with raw.cursor() as cursor, cursor.copy(f"COPY calls ({columns}) FROM STDIN") as copy:
             for call, call_id in zip(new_calls, ids, strict=True):
                 copy.write_row((*call, call_id, *tail))
+        add_to_count(conn, campaign_id, calls.CallState.QUEUED, len(new_calls))
         return ids
     literals = ", ".join(_sql_literal(value) for value in shared.values())
     marks = ", ".join("?" for _ in range(len(_LINE_COLUMNS) + 1))
@@ -188,6 +190,7 @@ def insert_calls_bulk(
         f"INSERT INTO calls ({columns}) VALUES ({marks}, {literals})",
         [(*call, call_id) for call, call_id in zip(new_calls, ids, strict=True)],
     )
+    add_to_count(conn, campaign_id, calls.CallState.QUEUED, len(new_calls))
     return ids
 
 
