@@ -9,11 +9,12 @@ adds only the session, the CSRF check and the audit record of admin actions.
 from __future__ import annotations
 
 import collections
+import io
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
@@ -444,6 +445,21 @@ class _Rejections:
             self.lines.extend(rejections[:room])
 
 
+class _KeepOpen(io.RawIOBase):
+    """A readable view of a file whose close leaves the file open."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _line_texts(upload: Any, wanted: set[int]) -> dict[int, str]:
     """The text of the wanted line numbers of the uploaded file (it stays on disk)."""
     texts: dict[int, str] = {}
@@ -488,9 +504,12 @@ async def upload(request: Request, session: SenderSession, svc: ServicesDep) -> 
             assert upload_file is not None
             upload_file.file.seek(0)
             rejections = _Rejections()
+            # The intake closes the stream it read; the file stays open for the text
+            # of the rejected lines.
+            phone_list = io.BufferedReader(_KeepOpen(upload_file.file), 1 << 16)
             try:
                 done = await svc.intake.queue_campaign(
-                    session.sender, checked, upload_file.file, report=rejections
+                    session.sender, checked, phone_list, report=rejections
                 )
             except intake.NoGoodLines as exc:
                 texts = _line_texts(upload_file, {line for line, _ in rejections.lines})
