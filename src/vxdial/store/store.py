@@ -38,6 +38,7 @@ from vxdial.store.queries import campaigns as campaign_queries
 from vxdial.store.queries import control as control_queries
 from vxdial.store.queries import deliveries as delivery_queries
 from vxdial.store.queries import idempotency as key_queries
+from vxdial.store.queries import search as search_queries
 from vxdial.store.queries import senders as sender_queries
 from vxdial.store.queries import system as system_queries
 from vxdial.store.queries import web as web_queries
@@ -327,6 +328,7 @@ class Store:
         with self._write() as conn:
             if not campaign_queries.finish_loading(conn, campaign_id, now):
                 raise errors.Unavailable(_UPLOAD_LOST)
+            search_queries.index_campaign(conn, campaign_id)
             if idempotency_key is not None:
                 sender_id, key = idempotency_key
                 key_queries.complete_key(

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vxdial.domain import calls
+from vxdial.store.queries import search
 from vxdial.store.queries.campaigns import add_to_count, settings_of
 from vxdial.store.tables import calls as calls_table
 from vxdial.store.tables import campaigns as campaigns_table
@@ -102,6 +103,13 @@ def insert_call(
         },
     ).scalar_one()
     add_to_count(conn, campaign_id, calls.CallState.QUEUED, 1)
+    search.index_call(
+        conn,
+        campaign_id=campaign_id,
+        call_id=call_id,
+        phone_number=call.phone_number,
+        message_reference=call.message_reference,
+    )
     return call_id
 
 

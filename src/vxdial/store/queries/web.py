@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vxdial.domain import calls, campaigns
+from vxdial.store.queries import search as search_queries
 from vxdial.store.queries.calls import call_of, select_calls
 from vxdial.store.queries.senders import _sender
 from vxdial.store.tables import audit_log, senders, web_sessions
@@ -167,17 +168,20 @@ def campaign_calls_page(
     """A page of a campaign's calls by id (keyset paging: each page costs the same,
     however deep): the ``limit`` calls after ``after_id``, or the ``limit`` calls
     before ``before_id`` (still in ascending order). ``search`` matches the number
-    or the message_reference exactly. Every filter is served by an index that starts
-    with campaign_id, so no page scans the campaign."""
+    or the message_reference exactly (through ``call_search``). Every filter is served
+    by an index that starts with campaign_id, so no page scans the campaign."""
     query = select_calls().where(calls_table.c.campaign_id == campaign_id)
     if state is not None:
         query = query.where(calls_table.c.state == state.value)
     if search:
+        # The number as typed ("+1 555-123 4567") is found by its digits.
+        terms = [search]
         numeric = "".join(ch for ch in search if ch.isdigit())
-        matches = [calls_table.c.message_reference == search]
-        if numeric:
-            matches.append(calls_table.c.phone_number == numeric)
-        query = query.where(sa.or_(*matches))
+        if numeric and numeric != search:
+            terms.append(numeric)
+        query = query.where(
+            calls_table.c.id.in_(search_queries.matching_call_ids(campaign_id, terms))
+        )
     if before_id is not None:
         query = query.where(calls_table.c.id < before_id).order_by(calls_table.c.id.desc())
         rows = list(conn.execute(query.limit(limit)).mappings())

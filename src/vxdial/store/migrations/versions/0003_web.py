@@ -1,4 +1,4 @@
-"""the web interface: sessions, the audit log, per-campaign counts by state, call indexes
+"""the web interface: sessions, the audit log, per-campaign counts by state, call search
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,7 @@ from alembic import op
 
 # Frozen copies of tables.py's column types: a revision must never change after release.
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # times are BigInteger ms
+Term = sa.String(length=255).with_variant(sa.String(length=255, collation="C"), "postgresql")
 
 revision = "0003"
 down_revision = "0002"
@@ -107,15 +108,20 @@ def upgrade() -> None:
     )
     # Plain create_index, not batch_alter_table: on SQLite a batch rebuilds ``calls``.
     op.create_index(op.f("ix_calls_campaign_id_state_id"), "calls", ["campaign_id", "state", "id"])
-    op.create_index(
-        op.f("ix_calls_campaign_id_phone_number"), "calls", ["campaign_id", "phone_number"]
+    op.create_table(
+        "call_search",
+        sa.Column("campaign_id", Id, nullable=False),
+        sa.Column("term", Term, nullable=False),
+        sa.Column("call_id", Id, nullable=False),
+        sa.PrimaryKeyConstraint("campaign_id", "term", "call_id", name=op.f("pk_call_search")),
+        sqlite_with_rowid=False,
     )
-    op.create_index(
-        op.f("ix_calls_campaign_id_message_reference"),
-        "calls",
-        ["campaign_id", "message_reference"],
-        sqlite_where=sa.text("message_reference IS NOT NULL"),
-        postgresql_where=sa.text("message_reference IS NOT NULL"),
+    op.execute(
+        "INSERT INTO call_search (campaign_id, term, call_id)"
+        " SELECT campaign_id, phone_number, id FROM calls"
+        " UNION"
+        " SELECT campaign_id, message_reference, id FROM calls"
+        " WHERE message_reference IS NOT NULL"
     )
     # The counts of the calls already there, then the trigger that keeps them.
     op.execute(
@@ -133,8 +139,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS calls_count_states" + _on_calls())
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS vxdial_count_call_states()")
-    op.drop_index(op.f("ix_calls_campaign_id_message_reference"), table_name="calls")
-    op.drop_index(op.f("ix_calls_campaign_id_phone_number"), table_name="calls")
+    op.drop_table("call_search")
     op.drop_index(op.f("ix_calls_campaign_id_state_id"), table_name="calls")
     op.drop_table("audit_log")
     op.drop_index(op.f("ix_web_sessions_sender_id"), table_name="web_sessions")
