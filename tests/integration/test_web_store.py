@@ -141,6 +141,11 @@ def test_keyset_pages_filters_and_search(store: Store) -> None:
     assert [c.id for c in first + second + third] == every
     back = store.campaign_calls_page(campaign.id, before_id=third[0].id, limit=10)
     assert [c.id for c in back] == [c.id for c in second]
+    # Searchable once built: by the background pass, or the first search (once only).
+    assert store.campaign_calls_page(campaign.id, search="ref-7") == []
+    assert store.build_searches(T0) == 1
+    assert store.build_search(campaign.id, T0) is False
+    assert store.build_searches(T0) == 0
     store.cancel_call(alice.id, every[3], T0)
     canceled = store.campaign_calls_page(campaign.id, state=calls.CallState.CANCELED)
     assert [c.id for c in canceled] == [every[3]]
@@ -151,4 +156,30 @@ def test_keyset_pages_filters_and_search(store: Store) -> None:
     # Another campaign's calls never appear.
     other = upload(store, alice, "other", 2)
     store.finish_campaign_upload(other.id, T0)
+    assert store.build_search(other.id, T0) is True
     assert [c.id for c in store.campaign_calls_page(campaign.id, search="ref-0")] == [every[0]]
+    # Single calls of ``default`` are searchable as soon as they are queued.
+    default = store.default_campaign(alice.id, T0)
+    [single] = store.queue_calls(
+        [
+            CallToQueue(
+                alice.id,
+                default.id,
+                calls.NewCall("15551234567", message_reference="15551234567"),
+                SETTINGS,
+                T0,
+            )
+        ]
+    )
+    found = store.campaign_calls_page(default.id, search="15551234567")
+    assert [c.id for c in found] == [single]
+    # A discarded upload leaves no terms behind, built or not.
+    dropped = upload(store, alice, "dropped", 2)
+    store.discard_campaign_upload(dropped.id)
+    with store.engine.connect() as conn:
+        left = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(tables.call_search)
+            .where(tables.call_search.c.campaign_id == dropped.id)
+        ).scalar_one()
+    assert left == 0

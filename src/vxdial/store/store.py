@@ -328,7 +328,6 @@ class Store:
         with self._write() as conn:
             if not campaign_queries.finish_loading(conn, campaign_id, now):
                 raise errors.Unavailable(_UPLOAD_LOST)
-            search_queries.index_campaign(conn, campaign_id)
             if idempotency_key is not None:
                 sender_id, key = idempotency_key
                 key_queries.complete_key(
@@ -713,6 +712,21 @@ class Store:
                 raise errors.NotFound(f'no campaign named "{name}"')
             counts = campaign_queries.count_calls_by_state(conn, [found.id])
         return domain_campaigns.CampaignSummary(found, counts[found.id])
+
+    @retried
+    def build_search(self, campaign_id: int, now: datetime) -> bool:
+        """Make an uploaded campaign's calls searchable (once); whether this call did it."""
+        with self._read() as conn:
+            if search_queries.is_built(conn, campaign_id):
+                return False
+        with self._write() as conn:
+            return search_queries.index_campaign(conn, campaign_id, now)
+
+    def build_searches(self, now: datetime, *, limit: int = 10) -> int:
+        """Build the search terms of campaigns uploaded since the last pass; how many."""
+        with self._read() as conn:
+            pending = search_queries.unbuilt_campaign_ids(conn, limit)
+        return sum(self.build_search(campaign_id, now) for campaign_id in pending)
 
     def campaign_calls_page(
         self,

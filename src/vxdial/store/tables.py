@@ -265,8 +265,10 @@ idempotency_keys = sa.Table(
 # The calls table's search, by number or message_reference within a campaign: one row
 # per (campaign, term, call). Not an index on ``calls``: numbers arrive in random order,
 # and a B-tree over them, updated batch by batch, cut SQLite ingest from 155,000 to
-# 60,000 lines/s (each batch dirtied a page per line). An upload fills it once, at the
-# end, in term order (``queries.search``): a sequential build. Single calls add their
+# 60,000 lines/s (each batch dirtied a page per line). An uploaded campaign's terms are
+# added once, after the upload, in term order (a sequential build: ``queries.search``),
+# by a background task or by the first search, whichever comes first;
+# ``call_search_built`` lists the campaigns done. Single calls (``default``) add their
 # terms as they are queued.
 Term = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
 call_search = sa.Table(
@@ -278,6 +280,13 @@ call_search = sa.Table(
     sa.Column("term", Term, primary_key=True),
     sa.Column("call_id", Id, primary_key=True),
     sqlite_with_rowid=False,
+)
+
+call_search_built = sa.Table(
+    "call_search_built",
+    metadata,
+    sa.Column("campaign_id", Id, primary_key=True, autoincrement=False),
+    sa.Column("built_at", Millis, nullable=False),
 )
 
 # Web interface sessions: the cookie carries a random token, signed; only its SHA-256

@@ -318,6 +318,9 @@ async def campaign_page(
             "state", f'"{state[:40]}" is not a call state; use one of {", ".join(render.STATES)}'
         ) from None
     search = q.strip() or None
+    if search and summary.campaign.settings is not None:
+        # Built in the background after an upload; a search that comes first builds it.
+        await svc.store.run(svc.store.build_search, summary.campaign.id, svc.clock.now())
     # One more than a page tells whether there is a next (or previous) page.
     found = await svc.store.run(
         svc.store.campaign_calls_page,

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vxdial.domain import calls, campaigns, errors
-from vxdial.store.tables import call_search, campaign_counts, campaign_rejections
+from vxdial.store.queries import search
 from vxdial.store.tables import calls as calls_table
+from vxdial.store.tables import campaign_counts, campaign_rejections
 from vxdial.store.tables import campaigns as campaigns_table
 
 
@@ -207,7 +208,7 @@ def delete_campaign(conn: Connection, campaign_id: int) -> None:
     """Remove a campaign with its calls and rejections (only for one that never loaded)."""
     conn.execute(sa.delete(calls_table).where(calls_table.c.campaign_id == campaign_id))
     conn.execute(sa.delete(campaign_counts).where(campaign_counts.c.campaign_id == campaign_id))
-    conn.execute(sa.delete(call_search).where(call_search.c.campaign_id == campaign_id))
+    search.delete_campaign_terms(conn, campaign_id)
     conn.execute(
         sa.delete(campaign_rejections).where(campaign_rejections.c.campaign_id == campaign_id)
     )

@@ -116,6 +116,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("campaign_id", "term", "call_id", name=op.f("pk_call_search")),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "call_search_built",
+        sa.Column("campaign_id", Id, autoincrement=False, nullable=False),
+        sa.Column("built_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_call_search_built")),
+    )
+    # The terms of the calls already there: every campaign is then searchable.
+    op.execute(
+        "INSERT INTO call_search_built (campaign_id, built_at)"
+        " SELECT id, updated_at FROM campaigns WHERE start_url IS NOT NULL"
+    )
     op.execute(
         "INSERT INTO call_search (campaign_id, term, call_id)"
         " SELECT campaign_id, phone_number, id FROM calls"
@@ -139,6 +150,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS calls_count_states" + _on_calls())
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS vxdial_count_call_states()")
+    op.drop_table("call_search_built")
     op.drop_table("call_search")
     op.drop_index(op.f("ix_calls_campaign_id_state_id"), table_name="calls")
     op.drop_table("audit_log")
