@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from fastapi import FastAPI
 
-from vxdial import __version__, metrics, voicexml
+from vxdial import __version__, metrics, voicexml, web
 from vxdial.accounts import Accounts, Authenticator, PinHasher
 from vxdial.api import ops, plum, v1
 from vxdial.config import Settings
@@ -37,6 +37,7 @@ log = logging.getLogger("vxdial")
 HTTP_CONNECTIONS = 200
 GC_THRESHOLD_GEN0 = 20_000
 HOUSEKEEPING_S = 60.0
+SEARCH_BUILD_S = 2.0
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -105,6 +106,7 @@ async def running_services(
         intake = Intake(store, clock, probe, settings.intake)
         await _housekeep(intake)
         background.append(asyncio.create_task(_housekeep_every(intake, clock, HOUSEKEEPING_S)))
+        background.append(asyncio.create_task(_build_searches_every(store, clock, SEARCH_BUILD_S)))
         if dialing:
             driver = driver or driver_for(settings, clock)
             worker = worker_name()
@@ -143,7 +145,7 @@ async def running_services(
             dialer.stop()
         if deliverer is not None:
             deliverer.stop()
-        for task in background[:1]:  # housekeeping: just stop
+        for task in background[:2]:  # housekeeping and search builds: just stop
             task.cancel()
         if background:
             await asyncio.gather(*background, return_exceptions=True)
@@ -169,6 +171,20 @@ async def _housekeep_every(intake: Intake, clock: Clock, period_s: float) -> Non
     while True:
         await clock.sleep(period_s)
         await _housekeep(intake)
+
+
+async def _build_searches_every(store: Store, clock: Clock, period_s: float) -> None:
+    """Make newly uploaded campaigns searchable in the web interface, off the upload's
+    path (see store.tables.call_search)."""
+    while True:
+        await clock.sleep(period_s)
+        try:
+            built = await store.run(store.build_searches, clock.now())
+        except errors.Unavailable as exc:
+            log.warning("web.search_build_failed error=%s", exc)
+            continue
+        if built:
+            log.info("web.search_built campaigns=%d", built)
 
 
 def tune_garbage_collector() -> None:
@@ -216,4 +232,5 @@ def create_app(
     app.include_router(plum.router)
     app.include_router(v1.router)
     app.include_router(ops.router)
+    web.install(app)
     return app

@@ -159,6 +159,16 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # A web session ends after this long without a request (sliding), and in any case
+    # this long after login.
+    session_idle_s: float = 8 * 3600.0
+    session_max_s: float = 7 * 86400.0
+    # Mark cookies Secure (sent over HTTPS only): turn on behind a TLS-terminating proxy.
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str = "UTC"
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -170,6 +180,7 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -304,6 +315,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "auth.argon2_time_cost": (1, 100),
     "auth.argon2_memory_kib": (8, 4 * 1024 * 1024),
     "auth.argon2_parallelism": (1, 64),
+    "web.session_idle_s": (60, 30 * 86400),
+    "web.session_max_s": (60, 365 * 86400),
     "dialer.lines": (1, 100_000),
     "dialer.cps": (0.1, 100_000),
     "dialer.ring_timeout_s": (1, 600),

@@ -14,9 +14,10 @@ from vxdial.accounts import Accounts, Authenticator
 from vxdial.config import Settings
 from vxdial.delivery import Deliverer
 from vxdial.dialer import Dialer
+from vxdial.domain import campaigns
 from vxdial.domain.clock import Clock
 from vxdial.intake import Intake, UrlProbe
-from vxdial.store import Store
+from vxdial.store import AuditEntry, Store
 
 
 @dataclass
@@ -43,3 +44,26 @@ class Services:
     dialer: Dialer | None = None  # None in a process that does not dial
     deliverer: Deliverer | None = None
     counters: Counters = field(default_factory=Counters)
+
+    async def audit(
+        self,
+        admin: campaigns.Sender,
+        action: str,
+        target: str | None,
+        *,
+        address: str | None,
+        via: str,
+        detail: str | None = None,
+    ) -> None:
+        """Record an admin action in the audit log (the web interface and the API call
+        this after the action succeeded)."""
+        entry = AuditEntry(
+            at=self.clock.now(),
+            admin=admin.login,
+            action=action,
+            target=target,
+            address=address,
+            via=via,
+            detail=detail,
+        )
+        await self.store.run(self.store.record_audit, entry)

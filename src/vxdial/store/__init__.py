@@ -4,6 +4,14 @@ Other packages use ``Store`` and the records it returns.
 """
 
 from vxdial.store.batching import GroupCommit
-from vxdial.store.store import CallToQueue, Credentials, KeyRecord, Store
+from vxdial.store.store import AuditEntry, CallToQueue, Credentials, KeyRecord, Store, WebSession
 
-__all__ = ["CallToQueue", "Credentials", "GroupCommit", "KeyRecord", "Store"]
+__all__ = [
+    "AuditEntry",
+    "CallToQueue",
+    "Credentials",
+    "GroupCommit",
+    "KeyRecord",
+    "Store",
+    "WebSession",
+]

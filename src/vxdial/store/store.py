@@ -38,10 +38,13 @@ from vxdial.store.queries import campaigns as campaign_queries
 from vxdial.store.queries import control as control_queries
 from vxdial.store.queries import deliveries as delivery_queries
 from vxdial.store.queries import idempotency as key_queries
+from vxdial.store.queries import search as search_queries
 from vxdial.store.queries import senders as sender_queries
 from vxdial.store.queries import system as system_queries
+from vxdial.store.queries import web as web_queries
 from vxdial.store.queries.idempotency import KeyRecord
 from vxdial.store.queries.senders import Credentials
+from vxdial.store.queries.web import AuditEntry, WebSession
 
 # A loading campaign that stored no batch for this long belongs to a dead process. An
 # upload stores a batch every fraction of a second; the margin covers stalls and clock
@@ -55,7 +58,7 @@ T = TypeVar("T")
 
 _UPLOAD_LOST = "the upload was interrupted for too long and discarded; send it again"
 
-__all__ = ["CallToQueue", "Credentials", "KeyRecord", "Store"]
+__all__ = ["AuditEntry", "CallToQueue", "Credentials", "KeyRecord", "Store", "WebSession"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,3 +635,119 @@ class Store:
         with self._write() as conn:
             delivery_queries.record_deliveries(conn, outcomes)
         return [None] * len(outcomes)
+
+    # -- web interface ----------------------------------------------------------------
+
+    def web_cookie_key(self, candidate: str, now: datetime) -> str:
+        """The key that signs web cookies, shared by every process of the database:
+        the stored one, or ``candidate`` stored now if there is none."""
+        with self._read() as conn:
+            found = system_queries.get_flag(conn, system_queries.WEB_COOKIE_KEY)
+        if found is not None:
+            return found
+        with self._write() as conn:
+            found = system_queries.get_flag(conn, system_queries.WEB_COOKIE_KEY)
+            if found is not None:
+                return found
+            system_queries.set_flag(conn, system_queries.WEB_COOKIE_KEY, candidate, now)
+            return candidate
+
+    @retried
+    def open_web_session(
+        self,
+        *,
+        token_hash: str,
+        sender_id: int,
+        csrf_token: str,
+        address: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        with self._write() as conn:
+            web_queries.delete_expired_sessions(conn, now)
+            web_queries.insert_session(
+                conn,
+                token_hash=token_hash,
+                sender_id=sender_id,
+                csrf_token=csrf_token,
+                address=address,
+                now=now,
+                expires_at=expires_at,
+            )
+
+    def web_session(self, token_hash: str, now: datetime) -> WebSession | None:
+        """The live session of this token hash, with its account (as it is now)."""
+        with self._read() as conn:
+            return web_queries.session_by_token(conn, token_hash, now)
+
+    @retried
+    def touch_web_session(self, session_id: int, now: datetime, expires_at: datetime) -> None:
+        with self._write() as conn:
+            web_queries.touch_session(conn, session_id, now, expires_at)
+
+    def close_web_session(self, token_hash: str) -> None:
+        with self._write() as conn:
+            web_queries.delete_session(conn, token_hash)
+
+    def close_web_sessions_of(self, sender_id: int) -> int:
+        with self._write() as conn:
+            return web_queries.delete_sessions_of(conn, sender_id)
+
+    @retried
+    def record_audit(self, entry: AuditEntry) -> None:
+        with self._write() as conn:
+            web_queries.insert_audit(conn, entry)
+
+    def audit_entries(self, *, before_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The audit log of admin actions, newest first."""
+        with self._read() as conn:
+            return web_queries.audit_entries(conn, before_id=before_id, limit=limit)
+
+    def campaign_named(self, sender_id: int, name: str) -> domain_campaigns.CampaignSummary:
+        """The sender's campaign of this name (never one still loading) with its counts;
+        ``NotFound`` otherwise."""
+        with self._read(snapshot=True) as conn:
+            found = campaign_queries.campaign_by_name(conn, sender_id, name)
+            if found is None or found.state is domain_campaigns.CampaignState.LOADING:
+                raise errors.NotFound(f'no campaign named "{name}"')
+            counts = campaign_queries.count_calls_by_state(conn, [found.id])
+        return domain_campaigns.CampaignSummary(found, counts[found.id])
+
+    @retried
+    def build_search(self, campaign_id: int, now: datetime) -> bool:
+        """Make an uploaded campaign's calls searchable (once); whether this call did it."""
+        with self._read() as conn:
+            if search_queries.is_built(conn, campaign_id):
+                return False
+        with self._write() as conn:
+            return search_queries.index_campaign(conn, campaign_id, now)
+
+    def build_searches(self, now: datetime, *, limit: int = 10) -> int:
+        """Build the search terms of campaigns uploaded since the last pass; how many."""
+        with self._read() as conn:
+            pending = search_queries.unbuilt_campaign_ids(conn, limit)
+        return sum(self.build_search(campaign_id, now) for campaign_id in pending)
+
+    def campaign_calls_page(
+        self,
+        campaign_id: int,
+        *,
+        state: domain_calls.CallState | None = None,
+        search: str | None = None,
+        after_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[domain_calls.Call]:
+        """A keyset page of a campaign's calls (see ``queries.web.campaign_calls_page``).
+
+        The caller has checked that the campaign is its sender's."""
+        with self._read() as conn:
+            return web_queries.campaign_calls_page(
+                conn,
+                campaign_id,
+                state=state,
+                search=search,
+                after_id=after_id,
+                before_id=before_id,
+                limit=limit,
+            )

@@ -540,25 +540,36 @@ async def admin_status(admin: AdminDep, svc: ServicesDep) -> models.Status:
     return await _status(svc)
 
 
+async def _audit(
+    request: Request, svc: Services, admin: campaigns.Sender, action: str, target: str | None
+) -> None:
+    """Record an admin action in the audit log (shown in the web interface)."""
+    address = request.client.host if request.client else None
+    await svc.audit(admin, action, target, address=address, via="api")
+
+
 @router.post("/admin/suspend", response_model=models.Status, tags=["admin"])
-async def admin_suspend(admin: AdminDep, svc: ServicesDep) -> models.Status:
+async def admin_suspend(request: Request, admin: AdminDep, svc: ServicesDep) -> models.Status:
     """Stop starting calls, for every sender (calls up go on)."""
     await svc.store.run(svc.store.set_suspended, True, svc.clock.now())
+    await _audit(request, svc, admin, "dialing.suspend", None)
     return await _status(svc)
 
 
 @router.post("/admin/resume", response_model=models.Status, tags=["admin"])
-async def admin_resume(admin: AdminDep, svc: ServicesDep) -> models.Status:
+async def admin_resume(request: Request, admin: AdminDep, svc: ServicesDep) -> models.Status:
     await svc.store.run(svc.store.set_suspended, False, svc.clock.now())
+    await _audit(request, svc, admin, "dialing.resume", None)
     return await _status(svc)
 
 
 @router.delete("/admin/calls/{call_id}", response_model=models.Call, tags=["admin"])
 async def admin_cancel_call(
-    call_id: CallId, admin: AdminDep, svc: ServicesDep, response: Response
+    request: Request, call_id: CallId, admin: AdminDep, svc: ServicesDep, response: Response
 ) -> models.Call:
     """Cancel any sender's call (as DELETE /calls/{id})."""
     call = await svc.store.run(svc.store.cancel_call, None, call_id, svc.clock.now())
+    await _audit(request, svc, admin, "call.cancel", f"call {call_id}")
     if not call.state.is_final:
         response.status_code = 202
     return models.Call.of(call)
@@ -568,10 +579,12 @@ async def admin_cancel_call(
     "/admin/campaigns/{campaign_id}/cancel", response_model=models.Campaign, tags=["admin"]
 )
 async def admin_cancel_campaign(
-    campaign_id: CampaignId, admin: AdminDep, svc: ServicesDep
+    request: Request, campaign_id: CampaignId, admin: AdminDep, svc: ServicesDep
 ) -> models.Campaign:
     """Cancel any sender's campaign."""
-    return await _steer(svc, None, campaign_id, "cancel")
+    canceled = await _steer(svc, None, campaign_id, "cancel")
+    await _audit(request, svc, admin, "campaign.cancel", f"campaign {campaign_id}")
+    return canceled
 
 
 # -- errors, rendered once --------------------------------------------------------------

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vxdial.domain import calls
-from vxdial.store.queries.campaigns import settings_of
+from vxdial.store.queries import search
+from vxdial.store.queries.campaigns import add_to_count, settings_of
 from vxdial.store.tables import calls as calls_table
 from vxdial.store.tables import campaigns as campaigns_table
 from vxdial.store.tables import to_millis
@@ -101,6 +102,14 @@ def insert_call(
             "updated_at": now,
         },
     ).scalar_one()
+    add_to_count(conn, campaign_id, calls.CallState.QUEUED, 1)
+    search.index_call(
+        conn,
+        campaign_id=campaign_id,
+        call_id=call_id,
+        phone_number=call.phone_number,
+        message_reference=call.message_reference,
+    )
     return call_id
 
 
@@ -181,6 +190,7 @@ def insert_calls_bulk(
         with raw.cursor() as cursor, cursor.copy(f"COPY calls ({columns}) FROM STDIN") as copy:
             for call, call_id in zip(new_calls, ids, strict=True):
                 copy.write_row((*call, call_id, *tail))
+        add_to_count(conn, campaign_id, calls.CallState.QUEUED, len(new_calls))
         return ids
     literals = ", ".join(_sql_literal(value) for value in shared.values())
     marks = ", ".join("?" for _ in range(len(_LINE_COLUMNS) + 1))
@@ -188,6 +198,7 @@ def insert_calls_bulk(
         f"INSERT INTO calls ({columns}) VALUES ({marks}, {literals})",
         [(*call, call_id) for call, call_id in zip(new_calls, ids, strict=True)],
     )
+    add_to_count(conn, campaign_id, calls.CallState.QUEUED, len(new_calls))
     return ids
 
 

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from vxdial.domain import calls, campaigns, errors
+from vxdial.store.queries import search
 from vxdial.store.tables import calls as calls_table
-from vxdial.store.tables import campaign_rejections
+from vxdial.store.tables import campaign_counts, campaign_rejections
 from vxdial.store.tables import campaigns as campaigns_table
 
 
@@ -129,18 +130,37 @@ def list_campaigns(
 def count_calls_by_state(
     conn: Connection, campaign_ids: Sequence[int]
 ) -> dict[int, dict[calls.CallState, int]]:
-    """For each campaign id, its calls counted by state (every state present, zeros included)."""
+    """For each campaign id, its calls counted by state (every state present, zeros included).
+
+    Reads ``campaign_counts`` (a few rows a campaign), not the calls themselves.
+    """
     counts = {cid: dict.fromkeys(calls.CallState, 0) for cid in campaign_ids}
     if not campaign_ids:
         return counts
     rows = conn.execute(
-        sa.select(calls_table.c.campaign_id, calls_table.c.state, sa.func.count())
-        .where(calls_table.c.campaign_id.in_(campaign_ids))
-        .group_by(calls_table.c.campaign_id, calls_table.c.state)
+        sa.select(
+            campaign_counts.c.campaign_id, campaign_counts.c.state, campaign_counts.c.calls
+        ).where(campaign_counts.c.campaign_id.in_(campaign_ids))
     )
     for campaign_id, state, number in rows:
-        counts[campaign_id][calls.CallState(state)] = number
+        counts[campaign_id][calls.CallState(state)] = int(number)
     return counts
+
+
+# One statement for both engines (SQLite 3.24+ and PostgreSQL know ON CONFLICT).
+_ADD_COUNT = sa.text(
+    "INSERT INTO campaign_counts (campaign_id, state, calls) VALUES (:campaign_id, :state, :n)"
+    " ON CONFLICT (campaign_id, state) DO UPDATE SET calls = campaign_counts.calls + :n"
+)
+
+
+def add_to_count(conn: Connection, campaign_id: int, state: calls.CallState, n: int) -> None:
+    """Count ``n`` more calls of the campaign in ``state`` (calls just inserted).
+
+    State changes are counted by the database's trigger on ``calls.state``.
+    """
+    if n:
+        conn.execute(_ADD_COUNT, {"campaign_id": campaign_id, "state": state.value, "n": n})
 
 
 def touch_loading(conn: Connection, campaign_id: int, now: datetime) -> bool:
@@ -187,6 +207,8 @@ def stale_loading_campaign_ids(
 def delete_campaign(conn: Connection, campaign_id: int) -> None:
     """Remove a campaign with its calls and rejections (only for one that never loaded)."""
     conn.execute(sa.delete(calls_table).where(calls_table.c.campaign_id == campaign_id))
+    conn.execute(sa.delete(campaign_counts).where(campaign_counts.c.campaign_id == campaign_id))
+    search.delete_campaign_terms(conn, campaign_id)
     conn.execute(
         sa.delete(campaign_rejections).where(campaign_rejections.c.campaign_id == campaign_id)
     )

@@ -11,6 +11,7 @@ from vxdial.store.tables import system_flags
 
 SUSPENDED = "suspended"  # "true" while the admin has suspended all dialing
 DIAL_SLOT_AT = "dial_slot_at"  # UNIX ms of the next free calls-per-second slot
+WEB_COOKIE_KEY = "web_cookie_key"  # hex key signing the web interface's cookies
 
 
 def get_flag(conn: Connection, name: str) -> str | None:
