@@ -373,3 +373,43 @@ async def test_engine_sends_every_20ms_from_one_timer(engine: MediaEngine) -> No
     assert engine.send_deviations_s is not None and len(engine.send_deviations_s) >= 12 * 10
     # Twelve sessions over ten slots: no slot holds more than two.
     assert sorted(len(slot) for slot in engine._slots) == [1] * 8 + [2] * 2
+
+
+async def test_record_keeps_the_time_of_lost_packets_as_silence(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+    await peer.wait_for(lambda packets: len(packets) >= 1)
+    recording = asyncio.create_task(
+        session.record(max_time_s=30, final_silence_s=0.3, dtmf_term=False, beep=False)
+    )
+    await asyncio.sleep(0)  # record() runs up to its first wait: it is listening
+    loud = _g711.encode(tone(0.02, 500.0), "PCMU")
+    for n in [*range(10), *range(15, 25)]:  # packets 10 to 14 lost
+        peer.send(session, 0, 5000 + n * 160, loud)
+    peer.send(session, 0, 5000 + 3 * 160, loud)  # a late duplicate: dropped
+    result = await recording
+    assert result.duration_s == 0.5
+    _, pcm = wav_frames(result.audio)
+    assert pcm[10 * 320 : 15 * 320] == bytes(5 * 320)
+    assert pcm[15 * 320 : 16 * 320] == _g711.decode(loud, "PCMU")
+
+
+async def test_a_key_held_past_one_event_segment_is_one_key(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+    code = _packet.event_code("3")
+    # RFC 4733 2.5.2.3: the first segment at its longest, the next one where it ended.
+    peer.send(
+        session, EVENT_PT, 1000, _packet.pack_event(code, end=False, volume=10, duration=0xFFFF)
+    )
+    peer.send(
+        session,
+        EVENT_PT,
+        1000 + 0xFFFF,
+        _packet.pack_event(code, end=True, volume=10, duration=800),
+    )
+    peer.send_key(session, "3", timestamp=200_000)
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 8), 5)
+    assert session.take_digits() == "33"

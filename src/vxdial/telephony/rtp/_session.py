@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import random
 import socket
 import time
@@ -31,6 +32,8 @@ from math import isqrt
 from vxdial.domain import media
 from vxdial.telephony.rtp import _audio, _g711, _packet
 from vxdial.telephony.rtp._errors import MediaError
+
+log = logging.getLogger("vxdial.rtp")
 
 __all__ = [
     "BEEP_S",
@@ -65,6 +68,7 @@ END_REPEATS = 3  # RFC 4733 section 2.5.1.4: the end packet is sent three times
 BEEP_S = 0.25  # the tone before a recording
 BEEP_HZ = 1000.0
 SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, not silence
+MAX_GAP_SAMPLES = 8000 * 10  # a longer jump of the timestamps is a new stream, not a gap
 _RECENT_EVENTS = 32  # telephone-event timestamps remembered to count each key once
 _ENCODED_CACHE = 32  # prompts kept encoded (the same prompt is played on many calls)
 
@@ -216,7 +220,10 @@ class MediaEngine:
         while self._next_tick_at <= now:
             due = self._next_tick_at
             for session in self._slots[self._tick]:
-                session._send_next()
+                try:
+                    session._send_next()
+                except Exception:  # a bug in one stream must not stop the others
+                    log.exception("rtp.send_failed port=%d", session.local_port)
                 if deviations is not None:
                     deviations.append(time.monotonic() - due)
             self.packets_sent += len(self._slots[self._tick])
@@ -245,10 +252,12 @@ _DtmfStep = tuple[int, bool, int, bool] | None
 class _Recorder:
     def __init__(self, dtmf_term: bool) -> None:
         self.dtmf_term = dtmf_term
-        self.frames: list[bytes] = []  # pcm16, one entry per packet received
+        self.frames: list[bytes] = []  # pcm16: each packet received, and gaps as silence
         self.speech_frames = 0  # frames up to and including the last one with speech
         self.last_speech_at: float | None = None
         self.termchar: str | None = None
+        self.ssrc: int | None = None
+        self.next_timestamp: int | None = None  # the RTP timestamp the next packet should have
         self.stopped = asyncio.Event()
 
 
@@ -289,6 +298,7 @@ class RtpSession:
         self._digits = ""
         self._digit_arrived = asyncio.Event()
         self._recent_events: collections.deque[tuple[int, int]] = deque(maxlen=_RECENT_EVENTS)
+        self._last_event: tuple[int, int, int] | None = None  # ssrc, event, timestamp
         self._recorder: _Recorder | None = None
         self._silence = {
             codec.name: bytes([_g711.ULAW_SILENCE if codec is PCMU else _g711.ALAW_SILENCE])
@@ -543,9 +553,19 @@ class RtpSession:
             if identity in self._recent_events:
                 return  # a later packet (or a repeated end packet) of a known event
             self._recent_events.append(identity)
-            self._on_key(event.key)
+            # RFC 4733 section 2.5.2.3: an event longer than 0xFFFF units goes on in a
+            # new segment, timestamped where the last one ended: the same key held.
+            last = self._last_event
+            held = (
+                last is not None
+                and last[:2] == (packet.ssrc, event.event)
+                and packet.timestamp == (last[2] + 0xFFFF) & 0xFFFFFFFF
+            )
+            self._last_event = (packet.ssrc, event.event, packet.timestamp)
+            if not held:
+                self._on_key(event.key)
         elif self._recorder is not None and codec is not None:
-            self._on_audio(self._recorder, packet.payload, codec)
+            self._on_audio(self._recorder, packet, codec)
 
     def _on_key(self, key: str) -> None:
         recorder = self._recorder
@@ -561,7 +581,16 @@ class RtpSession:
             if not job.done.done():
                 job.done.set_result(None)
 
-    def _on_audio(self, recorder: _Recorder, payload: bytes, codec: Codec) -> None:
+    def _on_audio(self, recorder: _Recorder, packet: _packet.RtpPacket, codec: Codec) -> None:
+        payload = packet.payload
+        if recorder.next_timestamp is not None and packet.ssrc == recorder.ssrc:
+            gap = (packet.timestamp - recorder.next_timestamp) & 0xFFFFFFFF
+            if gap >= 0x80000000:
+                return  # late (reordered or duplicated): its place has passed
+            if 0 < gap <= MAX_GAP_SAMPLES:  # lost packets or silence suppression
+                recorder.frames.append(b"\0\0" * gap)  # keep the time, as silence
+        recorder.ssrc = packet.ssrc
+        recorder.next_timestamp = (packet.timestamp + len(payload)) & 0xFFFFFFFF
         squares = _g711.squared_amplitudes(codec.name)
         energy = sum(map(squares.__getitem__, payload))
         recorder.frames.append(_g711.decode(payload, codec.name))

@@ -32,18 +32,28 @@ class SpeechRenderer:
 
     Renders are cached by (text, voice): in memory (the ``memory_entries`` most recently
     used) and, with ``cache_dir``, on disk (one file per rendering, named by a hash,
-    written atomically). Concurrent renders of the same text share one process.
-    ``processes_started`` counts espeak-ng runs.
+    written atomically). Concurrent renders of the same text share one process, and at
+    most ``max_processes`` renders (default: one per core) run at once.
+    ``processes_started`` counts espeak-ng runs. An unknown voice name is spoken with
+    espeak-ng's default voice (espeak-ng falls back without an error).
     """
 
     def __init__(
-        self, *, voice: str = "en-us", cache_dir: Path | None = None, memory_entries: int = 256
+        self,
+        *,
+        voice: str = "en-us",
+        cache_dir: Path | None = None,
+        memory_entries: int = 256,
+        max_processes: int | None = None,
     ) -> None:
         self.voice = self._checked_voice(voice)
         self._cache_dir = cache_dir
         self._memory: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._memory_entries = memory_entries
         self._pending: dict[tuple[str, str], asyncio.Task[bytes]] = {}
+        # Renders at once (each an espeak-ng and a SoX process): a campaign of
+        # personalised prompts must not start a process pair per call at once.
+        self._processes = asyncio.Semaphore(max_processes or os.cpu_count() or 2)
         self.processes_started = 0
 
     async def render(self, text: str, voice: str | None = None) -> bytes:
@@ -80,7 +90,8 @@ class SpeechRenderer:
                 return path.read_bytes()
             except FileNotFoundError:
                 pass
-        pcm = await self._run(text, voice)
+        async with self._processes:
+            pcm = await self._run(text, voice)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
