@@ -106,7 +106,7 @@ async def test_the_default_caller_id_when_the_call_names_none(
 
 
 async def test_ring_timeout_cancels_the_invite(tmp_path: Path, make_driver: DriverFactory) -> None:
-    sipp = Sipp.uas("uas_noanswer.xml", tmp_path)
+    sipp = Sipp.uas("uas_noanswer.xml", tmp_path, values={"CAUSE": "408"})
     driver = make_driver(sipp)
     rang: list[bool] = []
     result = await driver.dial(request(ring_timeout_s=1.0), on_ringing=lambda: rang.append(True))
