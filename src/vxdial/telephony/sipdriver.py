@@ -226,7 +226,7 @@ class SipDriver:
         session: MediaSession,
         on_ringing: Callable[[], None] | None,
     ) -> tuple[DialResult, bool]:
-        """(the result, whether a leg or a background task now owns session and slot)."""
+        """(the result, whether its leg now owns the RTP session and the slot)."""
         offer = _Offer(session, self._codecs, to_epoch_s(self._clock.now()))
         caller_id = (request.caller_id or self.settings.caller_id or "anonymous").removeprefix("+")
         call = self.agent.call(
@@ -247,7 +247,7 @@ class SipDriver:
         try:
             final = await call.setup(ring_timeout_s, on_ringing)
         except asyncio.CancelledError:
-            self._spawn(self._abandon(call, session))
+            self._spawn(self._abandon(call))
             raise
         except TransactionTimeout:
             return DialResult(
@@ -279,12 +279,11 @@ class SipDriver:
         self.calls_up += 1
         return DialResult(calls.Outcome.ANSWER, cause, calls.CalleeType.VOICE, leg), True
 
-    async def _abandon(self, call: Call, session: MediaSession) -> None:
-        try:
+    async def _abandon(self, call: Call) -> None:
+        """CANCEL an abandoned dial (its RTP session and slot are freed by ``dial``
+        at once: the CANCEL needs neither)."""
+        with contextlib.suppress(TransactionTimeout, TransportError):
             await call.abandon("call abandoned")
-        finally:
-            await _close_quietly(session)
-            self._slots.release()
 
     def _leg_closed(self, leg: SipLeg) -> None:
         if leg in self._legs:
@@ -323,9 +322,7 @@ class SipDriver:
             self._keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keepalive
-        for leg in list(self._legs):
-            with contextlib.suppress(Exception):
-                await leg.hangup()
+        await asyncio.gather(*(leg.hangup() for leg in list(self._legs)), return_exceptions=True)
         if self._background:
             await asyncio.wait(set(self._background), timeout=self.agent.timers.timeout_s)
         await self._media.aclose()
