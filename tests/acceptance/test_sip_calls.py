@@ -178,3 +178,21 @@ async def test_a_prompt_is_streamed_and_our_keys_sent(
     await leg.hangup()
     assert sipp.wait(30) == 0, sipp.errors()
     assert driver.calls_up == 0
+
+
+async def test_calls_beyond_max_calls_wait_for_a_free_slot(
+    tmp_path: Path, make_driver: DriverFactory
+) -> None:
+    sipp = Sipp.uas("uas_answer.xml", tmp_path, calls=2)
+    driver = make_driver(sipp, max_calls=1)
+    first = await answer(driver)
+    second = asyncio.ensure_future(driver.dial(REQUEST))
+    await asyncio.sleep(0.3)
+    assert not second.done()
+    assert driver.agent.endpoint.sent["INVITE"] == 1  # the second waits for the slot
+    await first.hangup()
+    result = await second
+    assert result.outcome is calls.Outcome.ANSWER and result.leg is not None
+    assert driver.agent.endpoint.sent["INVITE"] == 2
+    await result.leg.hangup()
+    assert sipp.wait(30) == 0, sipp.errors()

@@ -23,6 +23,7 @@ from tests.support.sipp import Sipp, free_udp_port
 from tests.support.webapp import WebApp
 from vxdial.app import accounts_for, open_store
 from vxdial.config import DialerSettings, SipSettings, TelephonySettings
+from vxdial.domain import media
 
 TWO_DIGITS = b"""<?xml version="1.0"?>
 <vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
@@ -33,6 +34,11 @@ TWO_DIGITS = b"""<?xml version="1.0"?>
     </field>
   </form>
 </vxml>"""
+AUDIO = b"""<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form><block>
+<prompt><audio src="/hello.wav">Hello, said instead.</audio></prompt>
+<prompt><audio src="/missing.wav">The file is missing.</audio></prompt>
+</block></form></vxml>"""
 GOODBYE = b"""<?xml version="1.0"?>
 <vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form><block>Goodbye.</block></form></vxml>"""
 # The prompt plays before the field waits for keys (a prompt queued at the very end of
@@ -132,7 +138,9 @@ def test_the_callee_s_rfc4733_keys_reach_the_application(
     dialing = start_sip_dialing(sipp, sqlite_url)
     webapp.bodies["/start.vxml"] = TWO_DIGITS
     webapp.bodies["/code"] = GOODBYE
-    call = dialing.queue(message_reference="sip-1")
+    call = dialing.queue(
+        phone_number="15551230000;ani=15557654321;postd=9", message_reference="sip-1"
+    )
     [result] = dialing.wait_results(1)
     assert (result["result"], result["callee_type"], result["attempts"]) == (
         "completed",
@@ -144,10 +152,13 @@ def test_the_callee_s_rfc4733_keys_reach_the_application(
     assert sipp.wait(30) == 0, sipp.errors()  # it got our BYE after "Goodbye."
     [attempt] = dialing.attempts(call["id"])
     assert attempt["outcome"] == "answer"
-    kinds = [e["kind"] for e in dialing.events(call["id"])]
-    assert kinds[:3] == ["dialing", "ringing", "connected"]
-    prompts = [e["detail"] for e in dialing.events(call["id"]) if e["kind"] == "prompt"]
+    events = dialing.events(call["id"])
+    assert [e["kind"] for e in events][:3] == ["dialing", "ringing", "connected"]
+    prompts = [e["detail"] for e in events if e["kind"] == "prompt"]
     assert prompts == ["Please enter your two digit code.", "Goodbye."]
+    # ;postd= went out as RFC 4733 events once answered; ;ani= is the caller ID.
+    assert [e["detail"] for e in events if e["kind"] == "postd"] == ["9"]
+    assert "P-Asserted-Identity: <sip:15557654321@127.0.0.1>" in sipp.messages()
 
 
 def test_the_callee_hangs_up_in_the_middle_of_a_prompt(
@@ -197,3 +208,24 @@ def test_a_campaign_uploaded_with_queuecalls_is_dialed_over_sip(
     assert sipp.wait(30) == 0, sipp.errors()
     invites = [m for m in sipp.messages().split("\n\n") if m.lstrip().startswith("INVITE sip:")]
     assert sorted(i.split()[1].split("@")[0] for i in invites) == [f"sip:{n}" for n in numbers]
+
+
+def test_audio_files_are_played_and_a_missing_one_is_said(
+    start_sip_dialing: Start, sqlite_url: str, webapp: WebApp, tmp_path: Path
+) -> None:
+    sipp = Sipp.uas("uas_answer.xml", tmp_path)
+    dialing = start_sip_dialing(sipp, sqlite_url)
+    webapp.bodies["/start.vxml"] = AUDIO
+    webapp.bodies["/hello.wav"] = media.silence_wav(0.5)
+    webapp.statuses["/missing.wav"] = 404
+    call = dialing.queue()
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "completed"
+    assert sipp.wait(30) == 0, sipp.errors()
+    # Fetched by the interpreter (to know it exists), then by the leg to play it.
+    assert len(webapp.seen("/hello.wav", "GET")) == 2
+    assert webapp.seen("/missing.wav", "GET")
+    prompts = [e["detail"] for e in dialing.events(call["id"]) if e["kind"] == "prompt"]
+    assert prompts == ["Hello, said instead.", "The file is missing."]
+    [attempt] = dialing.attempts(call["id"])
+    assert attempt["cause"] == "the application ended"

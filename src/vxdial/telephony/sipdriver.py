@@ -180,7 +180,12 @@ class SipDriver:
         async with self._start_lock:
             if self._started:
                 return
-            await self.agent.start()
+            try:
+                await self.agent.start()
+            except OSError as exc:
+                raise errors.InvalidInput(
+                    "sip.bind", f"cannot listen on {self.settings.bind}: {exc.strerror or exc}"
+                ) from exc
             self._started = True
             if self.settings.options_interval_s > 0:
                 self._keepalive = asyncio.create_task(self._keep_alive())
@@ -259,6 +264,13 @@ class SipDriver:
             return DialResult(calls.Outcome.NOANSWER, "ring timeout"), False
         cause = _cause(final)
         outcome = outcome_of(final.status)
+        log.info(
+            "sip.final call_id=%d attempt=%d status=%d outcome=%s",
+            request.call_id,
+            request.attempt,
+            final.status,
+            outcome.value,
+        )
         if outcome is not calls.Outcome.ANSWER:
             return DialResult(outcome, cause), False
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,20 @@ def test_the_sip_driver_will_not_start_without_a_trunk(tmp_path: Path) -> None:
         "sip.trunk",
         'is required when telephony.driver is "sip"',
     )
+
+
+async def test_a_bind_address_in_use_names_sip_bind(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        settings = load(
+            tmp_path,
+            f'[telephony]\ndriver = "sip"\n[sip]\ntrunk = "sip:127.0.0.1:5999"\n'
+            f'bind = "127.0.0.1:{port}"\n',
+        )
+        driver = driver_for(settings, SystemClock())
+        with pytest.raises(errors.InvalidInput) as caught:
+            await driver.start()
+    assert caught.value.field == "sip.bind"
+    assert f"cannot listen on 127.0.0.1:{port}" in caught.value.reason
+    await driver.aclose()
