@@ -7,7 +7,10 @@ Real time throughout (a SIP callee cannot be sped up): the calls are short.
 
 from __future__ import annotations
 
+import array
+import io
 import time
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,11 @@ AUDIO = b"""<?xml version="1.0"?>
 <prompt><audio src="/hello.wav">Hello, said instead.</audio></prompt>
 <prompt><audio src="/missing.wav">The file is missing.</audio></prompt>
 </block></form></vxml>"""
+RECORD = b"""<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form>
+<record name="message" beep="true" maxtime="4s" finalsilence="3s" dtmfterm="true">
+<filled><submit next="/message" namelist="message" method="post"
+  enctype="multipart/form-data"/></filled></record></form></vxml>"""
 GOODBYE = b"""<?xml version="1.0"?>
 <vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form><block>Goodbye.</block></form></vxml>"""
 # The prompt plays before the field waits for keys (a prompt queued at the very end of
@@ -229,3 +237,25 @@ def test_audio_files_are_played_and_a_missing_one_is_said(
     assert prompts == ["Hello, said instead.", "The file is missing."]
     [attempt] = dialing.attempts(call["id"])
     assert attempt["cause"] == "the application ended"
+
+
+def test_the_callee_s_speech_is_recorded(
+    start_sip_dialing: Start, sqlite_url: str, webapp: WebApp, tmp_path: Path
+) -> None:
+    sipp = Sipp.uas("uas_answer_speak.xml", tmp_path, values={"THINK_MS": "300"})
+    dialing = start_sip_dialing(sipp, sqlite_url)
+    webapp.bodies["/start.vxml"] = RECORD
+    webapp.bodies["/message"] = GOODBYE
+    dialing.queue()
+    [result] = dialing.wait_results(1)
+    assert result["result"] == "completed"
+    assert sipp.wait(30) == 0, sipp.errors()
+    [posted] = webapp.seen("/message", "POST")
+    # The WAV the leg recorded from SIPp's RTP (A-law speech): 4 s at most (maxtime).
+    start = posted.body.index(b"RIFF")
+    audio = posted.body[start:]
+    with wave.open(io.BytesIO(audio)) as recording:
+        seconds = recording.getnframes() / recording.getframerate()
+        samples = recording.readframes(recording.getnframes())
+    assert 2.0 <= seconds <= 4.1
+    assert max(abs(v) for v in array.array("h", samples)) > 1000  # speech, not silence
