@@ -29,6 +29,7 @@ from vxdial.intake import Intake, UrlProbe
 from vxdial.services import Services
 from vxdial.store import Store
 from vxdial.telephony import Driver, SimDriver
+from vxdial.telephony.sipdriver import AudioFetch, SipDriver
 
 log = logging.getLogger("vxdial")
 
@@ -61,12 +62,31 @@ def clock_for(settings: Settings) -> Clock:
     return SystemClock()
 
 
-def driver_for(settings: Settings, clock: Clock) -> Driver:
+def driver_for(
+    settings: Settings, clock: Clock, fetcher: voicexml.HttpFetcher | None = None
+) -> Driver:
+    """The carrier ``[telephony] driver`` names; the SIP driver fetches ``<audio>``
+    files with ``fetcher`` (none: it speaks their fallback text)."""
     if settings.telephony.driver == "sim":
         return SimDriver(settings.sim.rule, clock)
-    raise errors.InvalidInput(
-        "telephony.driver", '"sip" is not available in this version; use "sim"'
+    return SipDriver(
+        settings.sip,
+        clock,
+        fetch_audio=_audio_fetch(fetcher) if fetcher is not None else None,
     )
+
+
+def _audio_fetch(fetcher: voicexml.HttpFetcher) -> AudioFetch:
+    """The SIP driver's view of the shared fetcher (telephony/ knows no voicexml/)."""
+
+    async def fetch_audio(url: str) -> tuple[bytes, str | None]:
+        try:
+            document = await fetcher.fetch(voicexml.FetchRequest(url))
+        except voicexml.FetchError as exc:
+            raise errors.Unavailable(f"{url}: {exc.reason}") from exc
+        return document.body, document.content_type
+
+    return fetch_audio
 
 
 @contextlib.asynccontextmanager
@@ -108,14 +128,17 @@ async def running_services(
         background.append(asyncio.create_task(_housekeep_every(intake, clock, HOUSEKEEPING_S)))
         background.append(asyncio.create_task(_build_searches_every(store, clock, SEARCH_BUILD_S)))
         if dialing:
-            driver = driver or driver_for(settings, clock)
+            fetcher = voicexml.HttpFetcher(http, timeout_s=settings.intake.url_check_timeout_s)
+            driver = driver or driver_for(settings, clock, fetcher)
+            if isinstance(driver, SipDriver):
+                await driver.start()  # the SIP socket and the trunk keepalive, at once
             worker = worker_name()
             dialer = Dialer(
                 store=store,
                 driver=driver,
                 clock=clock,
                 settings=settings.dialer,
-                fetcher=voicexml.HttpFetcher(http, timeout_s=settings.intake.url_check_timeout_s),
+                fetcher=fetcher,
                 worker=worker,
             )
             deliverer = Deliverer(

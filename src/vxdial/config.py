@@ -137,6 +137,38 @@ class SimSettings:
 
 
 @dataclass(frozen=True)
+class SipSettings:
+    """[sip]: the real SIP carrier (``[telephony] driver = "sip"``, docs/SIP.md)."""
+
+    # Where every INVITE goes: the SBC, gateway or carrier, "sip:HOST" or "sip:HOST:PORT"
+    # (required by the sip driver, which refuses to start without it).
+    trunk: str = ""
+    # Our UDP socket, "HOST:PORT" (port 0: any free port); HOST is also our RTP address.
+    bind: str = "127.0.0.1:5060"
+    # Digest credentials for the trunk's 401/407 challenges ("" : none); realm "" answers
+    # whatever realm the trunk names.
+    username: str = ""
+    password: str = ""
+    realm: str = ""
+    # The caller ID (E.164 digits) of calls that name none (;ani=); "" : "anonymous".
+    caller_id: str = ""
+    # The host part of From and P-Asserted-Identity; "" : the trunk's host.
+    from_domain: str = ""
+    # RTP ports, "LOW-HIGH" (one even port per call, RTCP unused).
+    rtp_ports: str = "20000-20999"
+    codecs: tuple[str, ...] = ("PCMU", "PCMA")  # offered in this order
+    # New INVITEs per second and calls up at once towards the trunk (the trunk's
+    # limits; [dialer] cps and lines are the platform's).
+    cps: float = 10.0
+    max_calls: int = 100
+    # The ring timeout of a call that gives none (the dialer gives [dialer] ring_timeout_s).
+    ring_timeout_s: float = 30.0
+    # An OPTIONS to the trunk this often, to notice it going down (0: never).
+    options_interval_s: float = 30.0
+    voice: str = "en-us"  # espeak-ng voice of text prompts
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     # Outbound HTTP (URL probes, VoiceXML documents, result_url) may not reach these
     # networks; see vxdial/egress.py. Loopback and private ranges are allowed.
@@ -177,6 +209,7 @@ class Settings:
     dialer: DialerSettings = field(default_factory=DialerSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     sim: SimSettings = field(default_factory=SimSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -297,6 +330,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sim.rule.attempts": _OUTCOMES,
     "sim.rule.callee_type": ("voice", "answeringmachine", "fax"),
     "sim.rule.transfer": SIM_TRANSFERS,
+    "sip.codecs": ("PCMU", "PCMA"),
 }
 # Settings that hold one DTMF key or "" (any case: "a" is "A").
 _DTMF_KEY = {"sim.rule.record_key"}
@@ -331,6 +365,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sim.rule.talk_seconds": (0, 86400),
     "sim.rule.record_seconds": (0, 3600),
     "sim.rule.transfer_seconds": (0, 86400),
+    "sip.cps": (0.1, 100_000),
+    "sip.max_calls": (1, 100_000),
+    "sip.ring_timeout_s": (1, 600),
+    "sip.options_interval_s": (0, 86400),
 }
 
 
@@ -343,6 +381,8 @@ def _check_values(built: Any, prefix: str) -> None:
                 "timezone", f'"{built.timezone}" is not an IANA time zone name'
             ) from None
         return
+    if isinstance(built, SipSettings):
+        _check_sip(built, prefix)
     for f in dataclasses.fields(built):
         name = f"{prefix}{f.name}"
         rule = re.sub(r"\[\d+\]", "", name)
@@ -358,6 +398,44 @@ def _check_values(built: Any, prefix: str) -> None:
             low, high = _RANGES[rule]
             if not low <= value <= high:
                 raise errors.InvalidInput(name, f"must be from {_number(low)} to {_number(high)}")
+
+
+def _check_sip(sip: SipSettings, prefix: str) -> None:
+    if sip.trunk:
+        sip_trunk(sip.trunk, f"{prefix}trunk")
+    host_port(sip.bind, f"{prefix}bind")
+    port_range(sip.rtp_ports, f"{prefix}rtp_ports")
+    if sip.caller_id and not re.fullmatch(r"\+?\d{1,15}", sip.caller_id):
+        raise errors.InvalidInput(f"{prefix}caller_id", "must be E.164 digits (or empty)")
+    if not sip.codecs:
+        raise errors.InvalidInput(f"{prefix}codecs", "must name at least one codec")
+    if bool(sip.username) != bool(sip.password):
+        raise errors.InvalidInput(f"{prefix}password", "username and password go together")
+
+
+def sip_trunk(value: str, field: str) -> tuple[str, int]:
+    """``sip:HOST`` or ``sip:HOST:PORT`` -> (HOST, PORT); raises ``InvalidInput(field)``."""
+    match = re.fullmatch(r"sips?:(?:[^@;]+@)?([A-Za-z0-9.\-]+)(?::(\d{1,5}))?(?:;.*)?", value)
+    port = int(match[2]) if match and match[2] else 5060
+    if match is None or not 0 < port < 65536:
+        raise errors.InvalidInput(field, f'"{value}" is not a SIP URI like "sip:HOST:PORT"')
+    return match[1], port
+
+
+def host_port(value: str, field: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (HOST, PORT); raises ``InvalidInput(field)``."""
+    host, _, port_text = value.rpartition(":")
+    if not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise errors.InvalidInput(field, f'"{value}" is not HOST:PORT (port 0: any)')
+    return host, int(port_text)
+
+
+def port_range(value: str, field: str) -> tuple[int, int]:
+    """``LOW-HIGH`` -> (LOW, HIGH); raises ``InvalidInput(field)``."""
+    match = re.fullmatch(r"\s*(\d{1,5})\s*-\s*(\d{1,5})\s*", value)
+    if match is None or not 1024 <= int(match[1]) < int(match[2]) <= 65535:
+        raise errors.InvalidInput(field, f'"{value}" is not a port range like "20000-20999"')
+    return int(match[1]), int(match[2])
 
 
 def _number(value: float) -> str:

@@ -350,7 +350,7 @@ def test_environment_names_are_upper_case() -> None:
         "VXDIAL_SERVER_PROT",  # a typo
         "VXDIAL_PORT",
         "VXDIAL_SERVER",
-        "VXDIAL_SIP_TRUNK",
+        "VXDIAL_SMPP_HOST",
         "VXDIAL_SERVER_PORT_",
         "VXDIAL_",
         "VXDIAL_config",
@@ -467,8 +467,8 @@ def test_override_in_an_unknown_section_names_the_key(key: str) -> None:
 
 def test_with_overrides_in_an_unknown_section_raises_invalid_input() -> None:
     with pytest.raises(errors.InvalidInput) as caught:
-        config.Settings().with_overrides({"sip.trunk": "sip:192.0.2.10"})
-    assert (caught.value.field, caught.value.reason) == ("sip.trunk", "is not a known setting")
+        config.Settings().with_overrides({"smpp.host": "192.0.2.10"})
+    assert (caught.value.field, caught.value.reason) == ("smpp.host", "is not a known setting")
 
 
 def test_sim_rules_are_a_list_of_tables(tmp_path: Path) -> None:

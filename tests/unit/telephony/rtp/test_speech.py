@@ -1,0 +1,63 @@
+"""SpeechRenderer with the real espeak-ng and SoX."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from vxdial.telephony.rtp import MediaError, SpeechRenderer, _audio
+
+
+async def test_renders_speech_as_8k_pcm16() -> None:
+    renderer = SpeechRenderer()
+    pcm = await renderer.render("Hello. Please press one.")
+    assert len(pcm) % 2 == 0
+    assert 0.8 < len(pcm) / 2 / 8000 < 5  # about a second and a half of speech
+    assert _audio.rms(pcm) > 500  # not silence
+    assert renderer.processes_started == 1
+
+
+async def test_second_render_comes_from_memory() -> None:
+    renderer = SpeechRenderer()
+    first = await renderer.render("Goodbye.")
+    assert await renderer.render("Goodbye.") is first
+    assert renderer.processes_started == 1
+    await renderer.render("Goodbye.", voice="en-gb")  # another voice is another rendering
+    assert renderer.processes_started == 2
+
+
+async def test_concurrent_renders_of_one_text_share_a_process() -> None:
+    renderer = SpeechRenderer()
+    results = await asyncio.gather(*(renderer.render("Same text.") for _ in range(5)))
+    assert len(set(results)) == 1
+    assert renderer.processes_started == 1
+
+
+async def test_disk_cache_survives_the_renderer(tmp_path: Path) -> None:
+    first = SpeechRenderer(cache_dir=tmp_path)
+    pcm = await first.render("Your call is important.")
+    second = SpeechRenderer(cache_dir=tmp_path)
+    assert await second.render("Your call is important.") == pcm
+    assert second.processes_started == 0
+    assert len(list(tmp_path.rglob("*.pcm16-8k"))) == 1
+
+
+async def test_text_is_never_an_option() -> None:
+    pcm = await SpeechRenderer().render("--help -v xx")
+    assert len(pcm) > 8000  # spoken, not espeak-ng's usage text
+
+
+async def test_bad_voices_are_refused() -> None:
+    renderer = SpeechRenderer()
+    with pytest.raises(MediaError, match="malformed voice"):
+        await renderer.render("hi", voice="en us; rm")
+    assert renderer.processes_started == 0
+
+
+async def test_memory_cache_is_bounded() -> None:
+    renderer = SpeechRenderer(memory_entries=2)
+    for text in ("one", "two", "three", "one"):
+        await renderer.render(text)
+    assert renderer.processes_started == 4  # "one" had been pushed out by "three"

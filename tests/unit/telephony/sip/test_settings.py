@@ -1,0 +1,111 @@
+"""The [sip] section of vxdial.toml: every bad value is refused naming its key."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from vxdial import config
+from vxdial.app import driver_for
+from vxdial.domain import errors
+from vxdial.domain.clock import SystemClock
+
+
+def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> config.Settings:
+    path = tmp_path / "vxdial.toml"
+    path.write_text(text)
+    return config.load(path, environ=environ or {})
+
+
+def test_a_full_sip_section(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        """
+[telephony]
+driver = "sip"
+[sip]
+trunk = "sip:sbc.example:5080"
+bind = "0.0.0.0:5062"
+username = "vxdial"
+password = "s3cret"
+caller_id = "+15550001111"
+rtp_ports = "30000-30999"
+codecs = ["PCMA"]
+cps = 25
+max_calls = 300
+ring_timeout_s = 40
+options_interval_s = 0
+""",
+    )
+    sip = settings.sip
+    assert (sip.trunk, sip.bind, sip.codecs, sip.cps, sip.max_calls) == (
+        "sip:sbc.example:5080",
+        "0.0.0.0:5062",
+        ("PCMA",),
+        25.0,
+        300,
+    )
+    assert config.sip_trunk(sip.trunk, "sip.trunk") == ("sbc.example", 5080)
+    assert config.sip_trunk("sip:10.0.0.1", "sip.trunk") == ("10.0.0.1", 5060)
+
+
+def test_environment_variables_reach_the_sip_section(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path, "", {"VXDIAL_SIP_TRUNK": "sip:127.0.0.1:5999", "VXDIAL_SIP_CODECS": "PCMA,PCMU"}
+    )
+    assert (settings.sip.trunk, settings.sip.codecs) == ("sip:127.0.0.1:5999", ("PCMA", "PCMU"))
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "reason"),
+    [
+        ('[sip]\ntrunk = "http://x"', "sip.trunk", "is not a SIP URI"),
+        ('[sip]\ntrunk = "sip:host:99999"', "sip.trunk", "is not a SIP URI"),
+        ('[sip]\nbind = "5060"', "sip.bind", "is not HOST:PORT"),
+        ('[sip]\nrtp_ports = "20000"', "sip.rtp_ports", "is not a port range"),
+        ('[sip]\nrtp_ports = "2000-1000"', "sip.rtp_ports", "is not a port range"),
+        ('[sip]\ncodecs = ["G729"]', "sip.codecs", "must be one of PCMU, PCMA"),
+        ("[sip]\ncodecs = []", "sip.codecs", "must name at least one codec"),
+        ('[sip]\ncaller_id = "alice"', "sip.caller_id", "must be E.164 digits"),
+        ('[sip]\nusername = "u"', "sip.password", "username and password go together"),
+        ("[sip]\ncps = 0", "sip.cps", "must be from 0.1 to 100000"),
+        ("[sip]\nmax_calls = 0", "sip.max_calls", "must be from 1 to 100000"),
+        ("[sip]\nring_timeout_s = 0", "sip.ring_timeout_s", "must be from 1 to 600"),
+        ("[sip]\nvoice = 3", "sip.voice", "is not a valid str"),
+        ('[sip]\nproxy = "x"', "sip.proxy", "is not a known setting"),
+    ],
+)
+def test_bad_values_name_their_key(tmp_path: Path, section: str, field: str, reason: str) -> None:
+    with pytest.raises(errors.InvalidInput) as caught:
+        load(tmp_path, section)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_the_sip_driver_will_not_start_without_a_trunk(tmp_path: Path) -> None:
+    settings = load(tmp_path, '[telephony]\ndriver = "sip"')
+    with pytest.raises(errors.InvalidInput) as caught:
+        driver_for(settings, SystemClock())
+    assert (caught.value.field, caught.value.reason) == (
+        "sip.trunk",
+        'is required when telephony.driver is "sip"',
+    )
+
+
+async def test_a_bind_address_in_use_names_sip_bind(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        settings = load(
+            tmp_path,
+            f'[telephony]\ndriver = "sip"\n[sip]\ntrunk = "sip:127.0.0.1:5999"\n'
+            f'bind = "127.0.0.1:{port}"\n',
+        )
+        driver = driver_for(settings, SystemClock())
+        with pytest.raises(errors.InvalidInput) as caught:
+            await driver.start()
+    assert caught.value.field == "sip.bind"
+    assert f"cannot listen on 127.0.0.1:{port}" in caught.value.reason
+    await driver.aclose()
