@@ -278,10 +278,15 @@ def test_a_standard_input_that_is_not_a_terminal_is_silence(three_inputs: Path) 
 
 
 def _on_a_terminal(
-    args: Sequence[str], typing: Sequence[tuple[float, bytes]]
+    args: Sequence[str],
+    typing: Sequence[tuple[float, bytes]],
+    *,
+    after_stderr: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``vxdial try`` with a pseudo-terminal as standard input, typing each
-    ``(after_s, bytes)``; returns the result and how long it ran."""
+    ``(after_s, bytes)``; returns the result and how long it ran. With ``after_stderr``,
+    the typing starts once a line of standard error contains it (a loaded machine can take
+    longer to start the program than the first pauses last)."""
     master, slave = os.openpty()
     started = time.monotonic()
     process = subprocess.Popen(
@@ -293,7 +298,15 @@ def _on_a_terminal(
         env={**os.environ, "COLUMNS": "200"},
     )
     os.close(slave)
+    seen = ""
     try:
+        if after_stderr is not None:
+            assert process.stderr is not None
+            while after_stderr not in seen:
+                line = process.stderr.readline()
+                if not line:
+                    break
+                seen += line
         for after_s, data in typing:
             time.sleep(after_s)
             os.write(master, data)
@@ -304,7 +317,10 @@ def _on_a_terminal(
             process.wait()
         os.close(master)
     elapsed = time.monotonic() - started
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), elapsed
+    return (
+        subprocess.CompletedProcess(process.args, process.returncode, stdout, seen + stderr),
+        elapsed,
+    )
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
@@ -322,9 +338,11 @@ def test_at_a_terminal_keys_are_typed_lines_and_timeouts_are_real(tmp_path: Path
       </form>
     """)
     )
-    # Nothing for 1.2 s (noinputs after 0.3 s each), an empty line (at once noinput),
-    # then a number typed with spaces and a key that is not DTMF.
-    result, elapsed = _on_a_terminal([str(path)], [(1.2, b"\n"), (0.2, b"4 2x#\n")])
+    # From the first wait: nothing for 1.2 s (noinputs after 0.3 s each), an empty line
+    # (at once noinput), then a number typed with spaces and a key that is not DTMF.
+    result, elapsed = _on_a_terminal(
+        [str(path)], [(1.2, b"\n"), (0.2, b"4 2x#\n")], after_stderr="[waiting for keys"
+    )
     assert result.returncode == 0, result.stderr
     said = lines(result.stdout)
     assert said[0] == "Type a number."
