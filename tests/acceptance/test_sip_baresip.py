@@ -8,9 +8,11 @@ loud 20 ms frame, within two frames).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -87,7 +89,7 @@ async def test_a_call_to_baresip_carries_the_prompt_and_keys(
     assert collected.digits == "5"
     await leg.send_dtmf("1#")
     await leg.hangup()
-    closed = await baresip.event("CALL_CLOSED")
+    closed = await baresip.call_closed()
     # baresip's words for "the far end sent BYE" (its session closed with ECONNRESET).
     assert closed.get("param") == "Connection reset by peer", closed
 
@@ -102,3 +104,51 @@ async def test_a_call_to_baresip_carries_the_prompt_and_keys(
         assert f"received event: '{key}' (end=0)" in log
         assert f"received event: '{key}' (end=1)" in log
     assert "Call established" in log and "terminated" in log
+
+
+def tone_then_silence_wav(path: Path) -> Path:
+    """1 s of silence, 1 s of a 440 Hz tone (the "speech"), then 60 s of silence."""
+    tone = [round(8000 * math.sin(2 * math.pi * 440 * n / 8000)) for n in range(8000)]
+    samples = [0] * 8000 + tone + [0] * 8000 * 60
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return path
+
+
+async def test_a_recording_of_what_baresip_says(tmp_path: Path) -> None:
+    base = 40000 + (os.getpid() % 200) * 50
+    source = tone_then_silence_wav(tmp_path / "speech.wav")
+    callee = await Baresip.start(tmp_path / "baresip", source=source, rtp_ports=(base, base + 19))
+    settings = SipSettings(
+        trunk=callee.trunk,
+        bind="127.0.0.1:0",
+        rtp_ports=f"{base + 20}-{base + 39}",
+        options_interval_s=0,
+    )
+    sip = SipDriver(settings, SystemClock())
+    try:
+        result = await sip.dial(dial_request())
+        assert result.outcome is calls.Outcome.ANSWER and result.leg is not None, result.cause
+        recording = await result.leg.record(
+            max_time_s=20, final_silence_s=1.0, dtmf_term=True, beep=True
+        )
+        await result.leg.hangup()
+        await callee.call_closed()
+    finally:
+        await sip.aclose()
+        await callee.stop()
+    # Ended by the final silence after the tone; the tone is the end of the recording.
+    assert not recording.max_time_reached and recording.termchar is None
+    with wave.open(io.BytesIO(recording.audio)) as read:
+        assert (read.getframerate(), read.getnchannels(), read.getsampwidth()) == (8000, 1, 2)
+        pcm = read.readframes(read.getnframes())
+    assert recording.duration_s == len(pcm) / 16000
+    start_s, end_s = speech_span_s(pcm)
+    assert abs((end_s - start_s) - 1.0) <= 0.04
+    assert end_s == recording.duration_s
+    # Our beep reached baresip: 250 ms of tone before anything else.
+    beep_start_s, beep_end_s = speech_span_s(read_wav(callee.dumps("dec")[-1]))
+    assert abs((beep_end_s - beep_start_s) - 0.25) <= 0.04

@@ -139,7 +139,8 @@ module_app menu.so
         baresip = cls(folder, sip_port, control_port, rtp_ports)
         with baresip.log_path.open("wb") as log:
             baresip.process = await asyncio.create_subprocess_exec(
-                "baresip", "-f", str(folder), "-v",
+                # Line-buffered, so the log can be waited on as it happens.
+                "stdbuf", "-oL", "-eL", "baresip", "-f", str(folder), "-v",
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         await baresip._wait_for_log("baresip is ready.", 15)
@@ -185,6 +186,16 @@ module_app menu.so
                 message = await self._events.get()
                 if message.get("type") == kind:
                     return message
+
+    async def call_closed(self) -> dict[str, Any]:
+        """Waits for the next ``CALL_CLOSED`` event and for the call's audio to be
+        destroyed, which is when sndfile finishes its WAV files; returns the event."""
+        destroyed = self.log().count("audio: destroyed")
+        closed = await self.event("CALL_CLOSED")
+        async with asyncio.timeout(10):
+            while self.log().count("audio: destroyed") <= destroyed:
+                await asyncio.sleep(0.05)
+        return closed
 
     def dumps(self, direction: str) -> list[Path]:
         """The WAV files sndfile wrote: "dec" (received) or "enc" (sent), oldest first."""

@@ -538,7 +538,9 @@ class RtpSession:
             return
         payload_type = packet.payload_type
         is_event = payload_type in (self.telephone_event_pt, self._engine.telephone_event_pt)
-        codec = _CODECS_BY_PT.get(payload_type)
+        # The negotiated type first (an answer may name G.711 with a dynamic number).
+        codec = self.codec if payload_type == self.codec.payload_type else None
+        codec = codec or _CODECS_BY_PT.get(payload_type)
         if not is_event and codec is None:
             return
         self.packets_received += 1
