@@ -74,7 +74,7 @@ class MediaSession(Protocol):
 class MediaSessions(Protocol):
     """Where RTP sessions come from (``rtp.MediaEngine``)."""
 
-    async def open_session(self) -> Any: ...  # a MediaSession
+    async def open_session(self) -> MediaSession: ...
     async def aclose(self) -> None: ...
 
 
@@ -208,7 +208,7 @@ class SipDriver:
         await self.start()
         await self._slots.acquire()
         handed_over = False
-        session: Any = None
+        session: MediaSession | None = None
         self.dials_in_progress += 1
         try:
             await self._cps.take()
