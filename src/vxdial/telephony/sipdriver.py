@@ -420,6 +420,8 @@ class SipLeg:
         self._on_closed = on_closed
         self._closing: asyncio.Task[None] | None = None
         call.on_end = self._ended
+        if call.ended.is_set():  # their BYE came between the 2xx and now
+            self._ended()
 
     @property
     def end_cause(self) -> str | None:
