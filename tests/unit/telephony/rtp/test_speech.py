@@ -61,3 +61,17 @@ async def test_memory_cache_is_bounded() -> None:
     for text in ("one", "two", "three", "one"):
         await renderer.render(text)
     assert renderer.processes_started == 4  # "one" had been pushed out by "three"
+
+
+async def test_ssml_is_read_as_markup() -> None:
+    renderer = SpeechRenderer()
+    speak = '<speak version="1.0" xmlns="http://www.w3.org/2001/10/synthesis">'
+    plain = await renderer.render("Hello world")
+    with_break = await renderer.render(
+        f'{speak}Hello <break time="1500ms"/> world</speak>', ssml=True
+    )
+    # The break is a pause, not words: about 1.5 s longer, and the tags are not spoken.
+    assert 1.2 < (len(with_break) - len(plain)) / 16000 < 1.8
+    as_text = await renderer.render(f'{speak}Hello <break time="1500ms"/> world</speak>')
+    assert len(as_text) > len(with_break)  # without ssml=True the markup is read aloud
+    assert renderer.processes_started == 3
