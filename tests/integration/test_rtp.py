@@ -18,6 +18,7 @@ import pytest
 from vxdial.telephony.rtp import (
     PCMA,
     PCMU,
+    Codec,
     MediaEngine,
     MediaError,
     RtpSession,
@@ -418,3 +419,13 @@ async def test_a_key_held_past_one_event_segment_is_one_key(engine: MediaEngine)
     peer.send_key(session, "3", timestamp=200_000)
     await asyncio.wait_for(_until(lambda: session.packets_received >= 8), 5)
     assert session.take_digits() == "33"
+
+
+async def test_connect_resolves_names_and_refuses_other_codecs(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("localhost", peer.port, PCMU, EVENT_PT)  # an SDP may name a host
+    assert session.remote == ("127.0.0.1", peer.port)
+    await peer.wait_for(lambda packets: len(packets) >= 2)
+    with pytest.raises(MediaError, match="codec G722 is not supported"):
+        session.connect("127.0.0.1", peer.port, Codec("G722", 9), EVENT_PT)

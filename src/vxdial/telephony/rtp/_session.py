@@ -19,7 +19,6 @@ sockets are non-blocking, written with ``sendto`` and read by ``add_reader``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import random
@@ -90,6 +89,10 @@ class Codec:
 PCMU = Codec("PCMU", 0)
 PCMA = Codec("PCMA", 8)
 _CODECS_BY_PT = {PCMU.payload_type: PCMU, PCMA.payload_type: PCMA}
+_SILENCE = {  # one packet of silence per codec name
+    "PCMU": bytes([_g711.ULAW_SILENCE]) * PACKET_SAMPLES,
+    "PCMA": bytes([_g711.ALAW_SILENCE]) * PACKET_SAMPLES,
+}
 
 
 class MediaEngine:
@@ -294,17 +297,12 @@ class RtpSession:
         self._dtmf_done: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._dtmf_steps_sent = 0
         self._event_timestamp = 0
-        self._event_code = 0
         self._digits = ""
         self._digit_arrived = asyncio.Event()
-        self._recent_events: collections.deque[tuple[int, int]] = deque(maxlen=_RECENT_EVENTS)
+        self._recent_events: deque[tuple[int, int]] = deque(maxlen=_RECENT_EVENTS)
         self._last_event: tuple[int, int, int] | None = None  # ssrc, event, timestamp
         self._recorder: _Recorder | None = None
-        self._silence = {
-            codec.name: bytes([_g711.ULAW_SILENCE if codec is PCMU else _g711.ALAW_SILENCE])
-            * PACKET_SAMPLES
-            for codec in (PCMU, PCMA)
-        }
+        self._silence = _SILENCE
 
     def connect(
         self, remote_host: str, remote_port: int, codec: Codec, telephone_event_pt: int | None
@@ -313,9 +311,20 @@ class RtpSession:
         again after a re-INVITE); ``telephone_event_pt`` None means the far end takes no
         RFC 4733 events (``send_dtmf`` then plays tones). Symmetric RTP (RFC 4961): the
         first packet received afterwards moves the destination to its source address,
-        which is what a far end behind NAT needs."""
+        which is what a far end behind NAT needs.
+
+        Raises ``MediaError`` for a codec other than G.711 or an address that does not
+        resolve (an SDP may name a host; it is resolved here, once)."""
         self._check_open()
-        self.remote = (remote_host, remote_port)
+        if codec.name not in _SILENCE:
+            raise MediaError(f"codec {codec.name} is not supported (PCMU and PCMA are)")
+        try:
+            address = socket.getaddrinfo(
+                remote_host, remote_port, self._sock.family, socket.SOCK_DGRAM
+            )[0][4]
+        except (OSError, IndexError) as exc:
+            raise MediaError(f"cannot send RTP to {remote_host}:{remote_port}: {exc}") from exc
+        self.remote = (str(address[0]), int(address[1]))
         self.codec = codec
         self.telephone_event_pt = telephone_event_pt
         self._latched = False
