@@ -50,6 +50,7 @@ __all__ = [
     "Codec",
     "MediaEngine",
     "RtpSession",
+    "is_speech",
 ]
 
 PTIME_S = 0.020  # one packet of audio
@@ -602,12 +603,19 @@ class RtpSession:
                 recorder.frames.append(b"\0\0" * gap)  # keep the time, as silence
         recorder.ssrc = packet.ssrc
         recorder.next_timestamp = (packet.timestamp + len(payload)) & 0xFFFFFFFF
-        squares = _g711.squared_amplitudes(codec.name)
-        energy = sum(map(squares.__getitem__, payload))
         recorder.frames.append(_g711.decode(payload, codec.name))
-        if payload and isqrt(energy // len(payload)) > SPEECH_RMS:
+        if is_speech(payload, codec.name):
             recorder.speech_frames = len(recorder.frames)
             recorder.last_speech_at = self._loop.time()
+
+
+def is_speech(payload: bytes, codec_name: str) -> bool:
+    """Whether a frame of G.711 codes is speech (RMS above ``SPEECH_RMS``) rather than
+    silence or line noise; computed from the squared level of each code, undecoded."""
+    if not payload:
+        return False
+    squares = _g711.squared_amplitudes(codec_name)
+    return isqrt(sum(map(squares.__getitem__, payload)) // len(payload)) > SPEECH_RMS
 
 
 def _dtmf_steps(digits: str) -> list[_DtmfStep]:
