@@ -543,10 +543,9 @@ class RtpSession:
             self._on_datagram(data, source)
 
     def _on_datagram(self, data: bytes, source: tuple[str, int]) -> None:
-        packet = _packet.parse_packet(data)
-        if packet is None:
-            return
-        payload_type = packet.payload_type
+        if len(data) < _packet.HEADER.size or data[0] & 0xC0 != 0x80:
+            return  # not RTP version 2
+        payload_type = data[1] & 0x7F
         is_event = payload_type in (self.telephone_event_pt, self._engine.telephone_event_pt)
         # The negotiated type first (an answer may name G.711 with a dynamic number).
         codec = self.codec if payload_type == self.codec.payload_type else None
@@ -557,6 +556,11 @@ class RtpSession:
         if self.remote is not None and not self._latched:
             self._latched = True
             self.remote = (source[0], source[1])
+        if not is_event and self._recorder is None:
+            return  # audio nobody records: the common case, done without parsing
+        packet = _packet.parse_packet(data)
+        if packet is None:
+            return
         if is_event:
             event = _packet.parse_event(packet.payload)
             if event is None or event.key is None:
