@@ -429,3 +429,19 @@ async def test_connect_resolves_names_and_refuses_other_codecs(engine: MediaEngi
     await peer.wait_for(lambda packets: len(packets) >= 2)
     with pytest.raises(MediaError, match="codec G722 is not supported"):
         session.connect("127.0.0.1", peer.port, Codec("G722", 9), EVENT_PT)
+
+
+async def test_a_key_during_the_beep_ends_the_recording(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+    peer.send_key(session, "1", timestamp=10)  # typed ahead, before the recording
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 6), 5)
+    recording = asyncio.create_task(
+        session.record(max_time_s=30, final_silence_s=5, dtmf_term=True, beep=True)
+    )
+    await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 3)  # beeping
+    peer.send_key(session, "#", timestamp=20)
+    result = await recording
+    assert (result.termchar, result.duration_s) == ("#", 0.0)
+    assert session.take_digits() == "1"  # still there for the application

@@ -404,9 +404,15 @@ class RtpSession:
         empty one with ``duration_s`` 0.
         """
         self._check_open()
-        if beep:
-            await self.play(_beep(), interruptible=False)
         recorder = _Recorder(dtmf_term)
+        if beep:
+            # A key during the beep counts as one during the recording; keys typed
+            # before it stay where they were, for the application.
+            waiting = self.take_digits()
+            keys = await self.play(_beep(), interruptible=dtmf_term)
+            self._digits = waiting + self._digits
+            if keys and dtmf_term:
+                return media.Recording(_audio.pcm16_wav(b""), 0.0, keys[0])
         self._recorder = recorder
         started = self._loop.time()
         max_reached = False
