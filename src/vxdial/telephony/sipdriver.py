@@ -275,7 +275,7 @@ class SipDriver:
             return DialResult(outcome, cause), False
         try:
             offer.connect(call.remote_media)
-        except sdp.SdpError as exc:
+        except (sdp.SdpError, rtp.MediaError) as exc:
             await call.bye('SIP;cause=488;text="Not Acceptable Here"')
             return DialResult(calls.Outcome.UNREACHABLE, f"{cause}, unusable SDP: {exc}"), False
         call.on_media_change = offer.reconnect
@@ -391,7 +391,7 @@ class _Offer:
     def reconnect(self, description: sdp.Description) -> None:
         try:
             self.connect(description)
-        except sdp.SdpError as exc:
+        except (sdp.SdpError, rtp.MediaError) as exc:
             log.warning("sip.media_update_refused error=%s", exc)
 
 
@@ -534,9 +534,20 @@ class SipLeg:
             except (errors.Unavailable, rtp.AudioError) as exc:
                 # VoiceXML 2.0 section 4.1.3: the fallback content (our text) is played.
                 log.warning("sip.audio_fallback call=%s error=%s", self.call.call_id, exc)
+        if prompt.ssml:
+            try:
+                return await self._speech.render(prompt.ssml, self._voice, ssml=True)
+            except rtp.MediaError as exc:
+                log.warning("sip.ssml_fallback call=%s error=%s", self.call.call_id, exc)
         if not prompt.text.strip():
             return b""
-        return await self._speech.render(prompt.text, self._voice)
+        try:
+            return await self._speech.render(prompt.text, self._voice)
+        except rtp.MediaError as exc:
+            # The call goes on without this prompt: better than ending it for the
+            # application's sake; the log says why nothing was heard.
+            log.error("sip.tts_failed call=%s error=%s", self.call.call_id, exc)
+            return b""
 
     def _ended(self) -> None:
         """The call ended (either side): free its RTP port and its slot."""

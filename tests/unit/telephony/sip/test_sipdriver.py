@@ -90,8 +90,10 @@ class ScriptedSession:
 
 
 class Speech:
-    async def render(self, text: str, voice: str | None = None) -> bytes:
-        return b"T" * len(text)
+    async def render(self, text: str, voice: str | None = None, *, ssml: bool = False) -> bytes:
+        if ssml and "<broken" in text:
+            raise rtp.MediaError("espeak-ng failed")
+        return (b"S" if ssml else b"T") * len(text)
 
 
 def leg_over(
@@ -172,3 +174,11 @@ async def test_operations_raise_hangup_once_the_call_has_ended() -> None:
         await leg.play(media.Prompt("hello"))
     await asyncio.sleep(0)
     assert session.closed
+
+
+async def test_ssml_is_spoken_when_given_and_text_when_it_cannot_be() -> None:
+    session = ScriptedSession([])
+    leg = leg_over(session)
+    await leg.play(media.Prompt("hi", ssml="<speak>hi</speak>"))
+    await leg.play(media.Prompt("plain", ssml="<speak><broken/></speak>"))
+    assert session.played == [b"S" * len("<speak>hi</speak>"), b"T" * len("plain")]
