@@ -445,3 +445,25 @@ async def test_a_key_during_the_beep_ends_the_recording(engine: MediaEngine) -> 
     result = await recording
     assert (result.termchar, result.duration_s) == ("#", 0.0)
     assert session.take_digits() == "1"  # still there for the application
+
+
+async def test_a_failing_stream_does_not_stop_the_others(
+    engine: MediaEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken_peer, peer = await open_peer(), await open_peer()
+    broken = await engine.open_session()
+    broken.connect("127.0.0.1", broken_peer.port, PCMU, EVENT_PT)
+    healthy = await engine.open_session()
+    healthy.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+
+    def fail() -> None:
+        raise RuntimeError("a bug in one stream")
+
+    monkeypatch.setattr(broken, "_send_next", fail)
+    with pytest.raises(MediaError, match="the RTP stream failed"):
+        await broken.play(tone(0.3), interruptible=False)
+    assert broken.slot is None  # it no longer sends, once
+    with pytest.raises(MediaError, match="the RTP stream failed"):
+        await broken.send_dtmf("1")
+    await healthy.play(tone(0.3), interruptible=False)  # returns: the timer still runs
+    await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 15)

@@ -83,6 +83,7 @@ class Baresip:
     _events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _responses: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _listener: asyncio.Task[None] | None = None
+    _calls_closed: int = 0
 
     @property
     def trunk(self) -> str:
@@ -143,12 +144,13 @@ module_app menu.so
                 "stdbuf", "-oL", "-eL", "baresip", "-f", str(folder), "-v",
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        await baresip._wait_for_log("baresip is ready.", 15)
+        await baresip.wait_for_log("baresip is ready.", 15)
         baresip._reader, baresip._writer = await asyncio.open_connection("127.0.0.1", control_port)
         baresip._listener = asyncio.create_task(baresip._listen())
         return baresip
 
-    async def _wait_for_log(self, text: str, timeout_s: float) -> None:
+    async def wait_for_log(self, text: str, timeout_s: float = 10) -> None:
+        """Until baresip's log holds ``text`` (TimeoutError after ``timeout_s``)."""
         async with asyncio.timeout(timeout_s):
             while text not in self.log():
                 assert self.process is not None
@@ -190,10 +192,10 @@ module_app menu.so
     async def call_closed(self) -> dict[str, Any]:
         """Waits for the next ``CALL_CLOSED`` event and for the call's audio to be
         destroyed, which is when sndfile finishes its WAV files; returns the event."""
-        destroyed = self.log().count("audio: destroyed")
         closed = await self.event("CALL_CLOSED")
-        async with asyncio.timeout(10):
-            while self.log().count("audio: destroyed") <= destroyed:
+        self._calls_closed += 1
+        async with asyncio.timeout(10):  # one "audio: destroyed" per call closed
+            while self.log().count("audio: destroyed") < self._calls_closed:
                 await asyncio.sleep(0.05)
         return closed
 

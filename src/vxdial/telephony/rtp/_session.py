@@ -221,19 +221,25 @@ class MediaEngine:
             self._tick = (self._tick + missed) % SLOTS
             self._next_tick_at += missed * TICK_S
         deviations = self.send_deviations_s
+        failed: list[RtpSession] = []
         while self._next_tick_at <= now:
             due = self._next_tick_at
             for session in self._slots[self._tick]:
                 try:
                     session._send_next()
                 except Exception:  # a bug in one stream must not stop the others
-                    log.exception("rtp.send_failed port=%d", session.local_port)
+                    log.exception("rtp.stream_failed port=%d", session.local_port)
+                    failed.append(session)
                 if deviations is not None:
                     deviations.append(time.monotonic() - due)
             self.packets_sent += len(self._slots[self._tick])
             self._tick = (self._tick + 1) % SLOTS
             self._next_tick_at += TICK_S
-        self._timer = self._loop.call_at(self._next_tick_at, self._on_tick)
+        for session in failed:  # it stops sending (once); what waits on it is told
+            self._detach(session)
+            session._fail_sending(MediaError("the RTP stream failed (see the log)"))
+        if self._timer is not None:
+            self._timer = self._loop.call_at(self._next_tick_at, self._on_tick)
 
 
 class _Playback:
@@ -338,8 +344,7 @@ class RtpSession:
         buffer. ``interruptible``: a key stops it at once, and keys already waiting
         mean it does not start."""
         self._check_open()
-        if self.remote is None:
-            raise MediaError("play before connect: the far end's address is not known")
+        self._check_sending("play")
         if interruptible and self._digits:
             return self.take_digits()
         if pcm:
@@ -380,8 +385,7 @@ class RtpSession:
         as in-band tones (ITU-T Q.23). Returns when everything has been sent; prompts
         played meanwhile wait."""
         self._check_open()
-        if self.remote is None:
-            raise MediaError("send_dtmf before connect")
+        self._check_sending("send_dtmf")
         steps = _dtmf_steps(digits)  # checks the keys
         if self.telephone_event_pt is None:
             await self.play(_inband_dtmf(digits), interruptible=False)
@@ -457,21 +461,30 @@ class RtpSession:
         self._engine._release(self)
         self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
-        closed = MediaError("the media session is closed")
+        self._fail_sending(MediaError("the media session is closed"))
+        self._digit_arrived.set()
+        if self._recorder is not None:
+            self._recorder.stopped.set()
+
+    def _fail_sending(self, error: MediaError) -> None:
+        """Prompts and keys waiting to be sent will not be: their awaits raise ``error``."""
         for job in self._playbacks:
             if not job.done.done():
-                job.done.set_exception(closed)
+                job.done.set_exception(error)
                 job.done.exception()  # the waiter may be gone: do not warn
         self._playbacks.clear()
         for _, done in self._dtmf_done:
             if not done.done():
-                done.set_exception(closed)
+                done.set_exception(error)
                 done.exception()
         self._dtmf_done.clear()
         self._dtmf_steps.clear()
-        self._digit_arrived.set()
-        if self._recorder is not None:
-            self._recorder.stopped.set()
+
+    def _check_sending(self, operation: str) -> None:
+        if self.remote is None:
+            raise MediaError(f"{operation} before connect: the far end's address is not known")
+        if self.slot is None:
+            raise MediaError(f"{operation}: the RTP stream failed (see the log)")
 
     def _check_open(self) -> None:
         if self._closed:
