@@ -467,3 +467,18 @@ async def test_a_failing_stream_does_not_stop_the_others(
         await broken.send_dtmf("1")
     await healthy.play(tone(0.3), interruptible=False)  # returns: the timer still runs
     await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 15)
+
+
+async def test_a_final_silence_of_zero_does_not_cut_the_first_word(engine: MediaEngine) -> None:
+    caller = await engine.open_session()
+    callee = await engine.open_session()
+    caller.connect("127.0.0.1", callee.local_port, PCMU, EVENT_PT)
+    callee.connect("127.0.0.1", caller.local_port, PCMU, EVENT_PT)
+    speech = tone(0.5, 300.0)
+    recording = asyncio.create_task(
+        caller.record(max_time_s=30, final_silence_s=0, dtmf_term=False, beep=False)
+    )
+    await callee.play(speech, interruptible=False)
+    result = await recording
+    _, pcm = wav_frames(result.audio)
+    assert pcm.endswith(_g711.decode(_g711.encode(speech, "PCMU"), "PCMU"))

@@ -68,6 +68,9 @@ END_REPEATS = 3  # RFC 4733 section 2.5.1.4: the end packet is sent three times
 BEEP_S = 0.25  # the tone before a recording
 BEEP_HZ = 1000.0
 SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, not silence
+# The shortest silence that ends a recording: less is the gap between two packets of
+# speech (a final silence of 0 would end it inside the first word).
+MIN_SILENCE_S = 0.1
 MAX_GAP_SAMPLES = 8000 * 10  # a longer jump of the timestamps is a new stream, not a gap
 _RECENT_EVENTS = 32  # telephone-event timestamps remembered to count each key once
 _ENCODED_CACHE = 32  # prompts kept encoded (the same prompt is played on many calls)
@@ -425,7 +428,7 @@ class RtpSession:
                 self._check_open()
                 now = self._loop.time()
                 silence_from = recorder.last_speech_at or started
-                deadline = silence_from + final_silence_s
+                deadline = silence_from + max(final_silence_s, MIN_SILENCE_S)
                 if max_time_s > 0 and started + max_time_s <= deadline:
                     deadline = started + max_time_s
                     if now >= deadline:
