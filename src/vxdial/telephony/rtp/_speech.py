@@ -111,6 +111,7 @@ class SpeechRenderer:
 
     async def _run(self, text: str, voice: str, ssml: bool) -> bytes:
         read_end, write_end = os.pipe()
+        espeak: asyncio.subprocess.Process | None = None
         try:
             self.processes_started += 1
             espeak = await asyncio.create_subprocess_exec(
@@ -125,6 +126,9 @@ class SpeechRenderer:
                 stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
+            if espeak is not None:  # SoX did not start: espeak-ng would wait for ever
+                espeak.kill()
+                await espeak.communicate()
             raise MediaError(f"text-to-speech: cannot start espeak-ng/sox: {exc}") from exc
         finally:
             os.close(read_end)
