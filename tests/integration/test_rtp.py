@@ -9,6 +9,7 @@ import itertools
 import math
 import os
 import random
+import socket
 import wave
 from collections.abc import AsyncIterator, Callable
 from typing import cast
@@ -482,3 +483,23 @@ async def test_a_final_silence_of_zero_does_not_cut_the_first_word(engine: Media
     result = await recording
     _, pcm = wav_frames(result.audio)
     assert pcm.endswith(_g711.decode(_g711.encode(speech, "PCMU"), "PCMU"))
+
+
+async def test_rtp_is_marked_expedited_forwarding(engine: MediaEngine) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        receiver.setblocking(False)
+        session = await engine.open_session()
+        session.connect("127.0.0.1", receiver.getsockname()[1], PCMU, EVENT_PT)
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        loop.add_reader(receiver.fileno(), readable.set)
+        try:
+            await asyncio.wait_for(readable.wait(), 10)
+        finally:
+            loop.remove_reader(receiver.fileno())
+        _, ancillary, _, _ = receiver.recvmsg(2048, socket.CMSG_SPACE(1))
+    (level, kind, tos) = ancillary[0]
+    assert (level, kind) == (socket.IPPROTO_IP, socket.IP_TOS)
+    assert tos[0] >> 2 == 46  # DSCP EF, in the packet as received

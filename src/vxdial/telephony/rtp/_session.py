@@ -72,6 +72,7 @@ SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, n
 # speech (a final silence of 0 would end it inside the first word).
 MIN_SILENCE_S = 0.1
 MAX_GAP_SAMPLES = 8000 * 10  # a longer jump of the timestamps is a new stream, not a gap
+_DSCP_EF = 46  # expedited forwarding, the class of voice
 _RECENT_EVENTS = 32  # telephone-event timestamps remembered to count each key once
 _ENCODED_CACHE = 32  # prompts kept encoded (the same prompt is played on many calls)
 
@@ -157,6 +158,12 @@ class MediaEngine:
                 self._free_ports.append(port)
                 continue
             sock.setblocking(False)
+            # DSCP EF (46, RFC 3246/4594): networks that honour it queue voice first.
+            with contextlib.suppress(OSError):
+                if self._family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, _DSCP_EF << 2)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, _DSCP_EF << 2)
             session = RtpSession(self, sock, port)
             self._sessions.add(session)
             return session
