@@ -577,7 +577,15 @@ class SipLeg:
         finally:
             ended.cancel()
         if task.done() and not (self.call.ended.is_set() and task.exception() is not None):
-            return task.result()
+            try:
+                return task.result()
+            except rtp.MediaError as exc:
+                # RTP cannot reach the callee any more (the session reported it): a
+                # call nobody can hear is over.
+                log.warning("sip.media_failed call=%s error=%s", self.call.call_id, exc)
+                self.call.end_cause = f"media failed: {exc}"
+                await self.call.bye()
+                raise media.Hangup(self.call.end_cause) from exc
         # The call ended first, or the operation failed because it ended (its RTP
         # session closed under it): either way the far end is gone.
         task.cancel()
