@@ -13,7 +13,8 @@ A connected session sends all the time: the prompt being played, DTMF events, an
 silence otherwise (carriers' media timeouts and NAT bindings both want a steady
 stream, and a far end latching symmetric RTP needs our packets). It receives audio (kept
 only while recording) and RFC 4733 telephone-events. Everything runs on the event loop:
-sockets are non-blocking, written with ``sendto`` and read by ``add_reader``.
+sockets are non-blocking, written with ``sendto`` and read with ``recvfrom`` at each
+tick of their slot (no reader callback per packet).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, n
 # The shortest silence that ends a recording: less is the gap between two packets of
 # speech (a final silence of 0 would end it inside the first word).
 MIN_SILENCE_S = 0.1
+MAX_TIME_GRACE_S = 0.1  # how long after max_time_s the clock ends a silent recording
 MAX_GAP_SAMPLES = 8000 * 10  # a longer jump of the timestamps is a new stream, not a gap
 _DSCP_EF = 46  # expedited forwarding, the class of voice
 _RECENT_EVENTS = 32  # telephone-event timestamps remembered to count each key once
@@ -234,7 +236,8 @@ class MediaEngine:
         failed: list[RtpSession] = []
         while self._next_tick_at <= now:
             due = self._next_tick_at
-            for session in self._slots[self._tick]:
+            slot = self._slots[self._tick]
+            for session in slot:
                 try:
                     session._send_next()
                 except Exception:  # a bug in one stream must not stop the others
@@ -242,10 +245,19 @@ class MediaEngine:
                     failed.append(session)
                 if deviations is not None:
                     deviations.append(time.monotonic() - due)
-            self.packets_sent += len(self._slots[self._tick])
+            # Then what arrived since this slot's last tick: reading each socket every
+            # 20 ms costs far less than a loop wakeup per packet (an epoll event, a
+            # callback), and 20 ms more to notice a key is nothing.
+            for session in slot:
+                try:
+                    session._drain()
+                except Exception:
+                    log.exception("rtp.stream_failed port=%d", session.local_port)
+                    failed.append(session)
+            self.packets_sent += len(slot)
             self._tick = (self._tick + 1) % SLOTS
             self._next_tick_at += TICK_S
-        for session in failed:  # it stops sending (once); what waits on it is told
+        for session in dict.fromkeys(failed):  # it stops (once); what waits on it is told
             self._detach(session)
             session._fail_sending(MediaError("the RTP stream failed (see the log)"))
         if self._timer is not None:
@@ -270,8 +282,11 @@ _DtmfStep = tuple[int, bool, int, bool] | None
 
 
 class _Recorder:
-    def __init__(self, dtmf_term: bool) -> None:
+    def __init__(self, dtmf_term: bool, max_samples: int | None) -> None:
         self.dtmf_term = dtmf_term
+        self.max_samples = max_samples
+        self.samples = 0
+        self.max_reached = False
         self.frames: list[bytes] = []  # pcm16: each packet received, and gaps as silence
         self.speech_frames = 0  # frames up to and including the last one with speech
         self.last_speech_at: float | None = None
@@ -302,7 +317,6 @@ class RtpSession:
         self._engine = engine
         self._sock = sock
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._on_readable)
         self._latched = False
         self._closed = False
         self._ssrc = random.getrandbits(32)
@@ -418,7 +432,8 @@ class RtpSession:
         empty one with ``duration_s`` 0.
         """
         self._check_open()
-        recorder = _Recorder(dtmf_term)
+        max_samples = round(max_time_s * _audio.RATE_HZ) if max_time_s > 0 else None
+        recorder = _Recorder(dtmf_term, max_samples)
         if beep:
             # A key during the beep counts as one during the recording; keys typed
             # before it stay where they were, for the application.
@@ -427,19 +442,22 @@ class RtpSession:
             self._digits = waiting + self._digits
             if keys and dtmf_term:
                 return media.Recording(_audio.pcm16_wav(b""), 0.0, keys[0])
+        self._drain()  # what arrived before now is not part of the recording
         self._recorder = recorder
         started = self._loop.time()
-        max_reached = False
         try:
             while not recorder.stopped.is_set():
                 self._check_open()
                 now = self._loop.time()
                 silence_from = recorder.last_speech_at or started
                 deadline = silence_from + max(final_silence_s, MIN_SILENCE_S)
-                if max_time_s > 0 and started + max_time_s <= deadline:
-                    deadline = started + max_time_s
+                # The maximum time is counted in audio received (exact whatever the
+                # network's delay); the clock ends it only for a far end that stops
+                # sending, a little later, for packets still on their way.
+                if max_time_s > 0 and started + max_time_s + MAX_TIME_GRACE_S <= deadline:
+                    deadline = started + max_time_s + MAX_TIME_GRACE_S
                     if now >= deadline:
-                        max_reached = True
+                        recorder.max_reached = True
                         break
                 if now >= deadline:
                     break
@@ -448,6 +466,7 @@ class RtpSession:
             self._check_open()
         finally:
             self._recorder = None
+        max_reached = recorder.max_reached
         if recorder.speech_frames == 0:
             return media.Recording(
                 _audio.pcm16_wav(b""), 0.0, recorder.termchar, max_time_reached=max_reached
@@ -469,7 +488,6 @@ class RtpSession:
             return
         self._closed = True
         self._engine._release(self)
-        self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
         self._fail_sending(MediaError("the media session is closed"))
         self._digit_arrived.set()
@@ -561,7 +579,7 @@ class RtpSession:
 
     # The receiving side.
 
-    def _on_readable(self) -> None:
+    def _drain(self) -> None:
         for _ in range(64):  # bounded, so one flooded port cannot starve the loop
             try:
                 data, source = self._sock.recvfrom(2048)
@@ -634,12 +652,17 @@ class RtpSession:
                 return  # late (reordered or duplicated): its place has passed
             if 0 < gap <= MAX_GAP_SAMPLES:  # lost packets or silence suppression
                 recorder.frames.append(b"\0\0" * gap)  # keep the time, as silence
+                recorder.samples += gap
         recorder.ssrc = packet.ssrc
         recorder.next_timestamp = (packet.timestamp + len(payload)) & 0xFFFFFFFF
         recorder.frames.append(_g711.decode(payload, codec.name))
+        recorder.samples += len(payload)
         if is_speech(payload, codec.name):
             recorder.speech_frames = len(recorder.frames)
             recorder.last_speech_at = self._loop.time()
+        if recorder.max_samples is not None and recorder.samples >= recorder.max_samples:
+            recorder.max_reached = True  # the maximum time, counted in audio received
+            recorder.stopped.set()
 
 
 def is_speech(payload: bytes, codec_name: str) -> bool:
