@@ -13,8 +13,8 @@ A connected session sends all the time: the prompt being played, DTMF events, an
 silence otherwise (carriers' media timeouts and NAT bindings both want a steady
 stream, and a far end latching symmetric RTP needs our packets). It receives audio (kept
 only while recording) and RFC 4733 telephone-events. Everything runs on the event loop:
-sockets are non-blocking, written with ``sendto`` and read with ``recvfrom`` at each
-tick of their slot (no reader callback per packet).
+sockets are non-blocking, written with ``sendto``, and read with ``recvfrom`` when one
+poll per tick finds them readable (no reader callback per packet).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import selectors
 import socket
 import time
 from collections import OrderedDict, deque
@@ -128,6 +129,8 @@ class MediaEngine:
         self._family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         self._slots: list[list[RtpSession]] = [[] for _ in range(SLOTS)]
         self._sessions: set[RtpSession] = set()
+        # Every session's socket, polled (never waited on) once per tick.
+        self._readable = selectors.DefaultSelector()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_tick_at = 0.0
@@ -168,6 +171,7 @@ class MediaEngine:
                     sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, _DSCP_EF << 2)
             session = RtpSession(self, sock, port)
             self._sessions.add(session)
+            self._readable.register(sock, selectors.EVENT_READ, session)
             return session
         raise MediaError(f"no free RTP port in {self.port_min}-{self.port_max} on {self.bind_host}")
 
@@ -176,6 +180,7 @@ class MediaEngine:
         for session in list(self._sessions):
             await session.close()
         self._stop_timer()
+        self._readable.close()
 
     # Called by sessions.
 
@@ -183,6 +188,7 @@ class MediaEngine:
         self._detach(session)
         if session in self._sessions:
             self._sessions.discard(session)
+            self._readable.unregister(session._sock)
             self._free_ports.append(session.local_port)
 
     def _attach(self, session: RtpSession) -> None:
@@ -245,18 +251,19 @@ class MediaEngine:
                     failed.append(session)
                 if deviations is not None:
                     deviations.append(time.monotonic() - due)
-            # Then what arrived since this slot's last tick: reading each socket every
-            # 20 ms costs far less than a loop wakeup per packet (an epoll event, a
-            # callback), and 20 ms more to notice a key is nothing.
-            for session in slot:
-                try:
-                    session._drain()
-                except Exception:
-                    log.exception("rtp.stream_failed port=%d", session.local_port)
-                    failed.append(session)
             self.packets_sent += len(slot)
             self._tick = (self._tick + 1) % SLOTS
             self._next_tick_at += TICK_S
+        # Then what arrived: one non-blocking poll of every session's socket per tick
+        # costs far less than a loop wakeup per packet (an epoll event and a callback
+        # each), and reads only the sockets that have something.
+        for key, _ in self._readable.select(0):
+            session = key.data
+            try:
+                session._drain()
+            except Exception:
+                log.exception("rtp.stream_failed port=%d", session.local_port)
+                failed.append(session)
         for session in dict.fromkeys(failed):  # it stops (once); what waits on it is told
             self._detach(session)
             session._fail_sending(MediaError("the RTP stream failed (see the log)"))
