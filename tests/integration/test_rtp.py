@@ -90,10 +90,24 @@ class Peer(asyncio.DatagramProtocol):
             )
 
 
+_peers: list[Peer] = []
+
+
 async def open_peer() -> Peer:
     loop = asyncio.get_running_loop()
     _, peer = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", 0))
+    _peers.append(peer)
     return peer
+
+
+@pytest.fixture(autouse=True)
+async def _close_peers() -> AsyncIterator[None]:
+    yield
+    while _peers:
+        transport = _peers.pop().transport
+        if transport is not None:
+            transport.close()
+    await asyncio.sleep(0)  # the transports close on the next loop iteration
 
 
 def audio_packets(
