@@ -382,7 +382,7 @@ async def test_close_returns_the_port_and_wakes_waiters(engine: MediaEngine) -> 
     assert engine.sessions_open == 1
 
 
-async def test_engine_sends_every_20ms_from_one_timer(engine: MediaEngine) -> None:
+async def test_sessions_are_spread_over_the_slots_of_one_timer(engine: MediaEngine) -> None:
     peers = [await open_peer() for _ in range(12)]
     sessions = []
     for peer in peers:
