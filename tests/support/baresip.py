@@ -98,10 +98,16 @@ class Baresip:
 
     @classmethod
     async def start(
-        cls, folder: Path, *, source: Path | None = None, rtp_ports: tuple[int, int]
+        cls,
+        folder: Path,
+        *,
+        source: Path | None = None,
+        rtp_ports: tuple[int, int],
+        user: str = USER,
     ) -> Baresip:
         """Run baresip with its config in ``folder``; returns once it is ready and its
-        control connection is open."""
+        control connection is open. It answers INVITEs whose Request-URI names ``user``
+        (a phone number, for calls the dialer places)."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "dump").mkdir(exist_ok=True)
         source = source or silence_wav(folder / "silence.wav", 60)
@@ -134,7 +140,7 @@ module ctrl_tcp.so
 module_app menu.so
 """
         (folder / "config").write_text(config)
-        account = f"<sip:{USER}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n"
+        account = f"<sip:{user}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n"
         (folder / "accounts").write_text(account)
         (folder / "contacts").write_text("")
         baresip = cls(folder, sip_port, control_port, rtp_ports)
