@@ -312,8 +312,9 @@ async def test_record_beeps_then_ends_at_a_key(engine: MediaEngine) -> None:
     )
     beep_packets = math.ceil(rtp_session.BEEP_S / 0.02)
     await peer.wait_for(lambda packets: len(audio_packets(packets)) >= beep_packets)
+    # The recording starts PLAYOUT_S (5 packets) after the beep's last packet.
     await peer.wait_for(
-        lambda packets: len(packets) > peer.packets.index(audio_packets(packets)[-1]) + 2
+        lambda packets: len(packets) > peer.packets.index(audio_packets(packets)[-1]) + 10
     )
     loud = _g711.encode(tone(0.02, 500.0), "PCMU")
     for n in range(10):
@@ -517,3 +518,15 @@ async def test_rtp_is_marked_expedited_forwarding(engine: MediaEngine) -> None:
     (level, kind, tos) = ancillary[0]
     assert (level, kind) == (socket.IPPROTO_IP, socket.IP_TOS)
     assert tos[0] >> 2 == 46  # DSCP EF, in the packet as received
+
+
+async def test_play_returns_once_the_far_end_has_played_the_prompt(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+    await session.play(tone(0.2), interruptible=False)
+    sent_by_then = session.packets_sent
+    await peer.wait_for(lambda packets: len(packets) >= sent_by_then)
+    last_audio = peer.packets.index(audio_packets(peer.packets)[-1])
+    # PLAYOUT_S of silence (5 packets) went out after the prompt before play() returned.
+    assert sent_by_then - (last_audio + 1) >= round(rtp_session.PLAYOUT_S / 0.02) - 1

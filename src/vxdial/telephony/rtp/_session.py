@@ -45,6 +45,7 @@ __all__ = [
     "PACKET_SAMPLES",
     "PCMA",
     "PCMU",
+    "PLAYOUT_S",
     "PTIME_S",
     "SLOTS",
     "SPEECH_RMS",
@@ -67,6 +68,7 @@ DTMF_PAUSE_S = 1.0  # "p", "w" and "," in send_dtmf (RFC 3966 post-dial pauses)
 DTMF_VOLUME = 10  # -10 dBm0, a typical DTMF level (RFC 4733 section 2.3.4)
 END_REPEATS = 3  # RFC 4733 section 2.5.1.4: the end packet is sent three times
 
+PLAYOUT_S = 0.1  # after a prompt's last packet, until the far end has played it
 BEEP_S = 0.25  # the tone before a recording
 BEEP_HZ = 1000.0
 SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, not silence
@@ -370,10 +372,10 @@ class RtpSession:
 
     async def play(self, pcm: bytes, *, interruptible: bool) -> str:
         """Play ``pcm`` (16-bit signed little-endian mono, 8 kHz) as 20 ms packets (the
-        last one padded with silence); returns once the last packet is sent, with the
-        keys received meanwhile (and those waiting before it started), taken from the
-        buffer. ``interruptible``: a key stops it at once, and keys already waiting
-        mean it does not start."""
+        last one padded with silence); returns ``PLAYOUT_S`` after the last packet is
+        sent (when the far end has played it), with the keys received meanwhile (and
+        those waiting before it started), taken from the buffer. ``interruptible``: a
+        key stops it at once, and keys already waiting mean it does not start."""
         self._check_open()
         self._check_sending("play")
         if interruptible and self._digits:
@@ -387,7 +389,25 @@ class RtpSession:
             finally:
                 if job in self._playbacks:
                     self._playbacks.remove(job)
+            if not (interruptible and self._digits):
+                await self._played_out(interruptible)
         return self.take_digits()
+
+    async def _played_out(self, interruptible: bool) -> None:
+        """Wait ``PLAYOUT_S`` after the last packet, the time the far end takes to
+        play it (its jitter buffer), so that what comes next (a hangup, the input
+        timeout) starts when the callee has heard it; a key cuts it short when
+        ``interruptible``."""
+        deadline = self._loop.time() + PLAYOUT_S
+        while not (interruptible and self._digits):
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                break
+            self._digit_arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._digit_arrived.wait(), remaining)
+            self._check_open()
+        self._check_open()
 
     async def next_digit(self, timeout_s: float) -> str | None:
         """The next key received (RFC 4733), oldest first; None after ``timeout_s``."""
@@ -425,6 +445,7 @@ class RtpSession:
         self._dtmf_steps.extend(steps)
         self._dtmf_done.append((self._dtmf_steps_sent + len(self._dtmf_steps), done))
         await done
+        await self._played_out(interruptible=False)
 
     async def record(
         self, *, max_time_s: float, final_silence_s: float, dtmf_term: bool, beep: bool
