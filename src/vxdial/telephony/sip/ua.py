@@ -258,12 +258,13 @@ class Call:
         """A retransmitted 2xx: our ACK was lost (section 13.2.2.4). A 2xx of another
         dialog (a forked INVITE answered twice) is not ours to ACK this way: it is
         logged and left to time out at the far end."""
+        if self._ack is None:
+            return  # the first 2xx is not processed yet: its ACK is on its way
         to_tag = NameAddr.parse(ok.headers.get("To") or "").tag
         if to_tag != self.remote_tag:
             log.warning("sip.second_dialog_ignored call_id=%s to_tag=%s", self.call_id, to_tag)
             return
-        if self._ack is not None:
-            self.agent.endpoint.send_bytes(self._ack, self.agent.identity.trunk, "ACK", again=True)
+        self.agent.endpoint.send_bytes(self._ack, self.agent.identity.trunk, "ACK", again=True)
 
     def stray_2xx(self, ok: Response) -> None:
         self._resend_ack(ok)
