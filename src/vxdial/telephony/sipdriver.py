@@ -36,7 +36,7 @@ from vxdial.telephony.base import DialRequest, DialResult
 from vxdial.telephony.sip import digest, sdp
 from vxdial.telephony.sip.message import Response
 from vxdial.telephony.sip.transaction import Timers, TransactionTimeout, TransportError
-from vxdial.telephony.sip.ua import Call, Identity, UserAgent
+from vxdial.telephony.sip.ua import ANONYMOUS, Call, Identity, UserAgent
 
 __all__ = ["AudioFetch", "MediaSession", "MediaSessions", "SipDriver", "SipLeg", "outcome_of"]
 
@@ -233,7 +233,7 @@ class SipDriver:
     ) -> tuple[DialResult, bool]:
         """(the result, whether its leg now owns the RTP session and the slot)."""
         offer = _Offer(session, self._codecs, to_epoch_s(self._clock.now()))
-        caller_id = (request.caller_id or self.settings.caller_id or "anonymous").removeprefix("+")
+        caller_id = (request.caller_id or self.settings.caller_id or ANONYMOUS).removeprefix("+")
         call = self.agent.call(
             number=request.number.removeprefix("+"),
             caller_id=caller_id,

@@ -351,3 +351,20 @@ async def test_calls_to_us_are_declined(agent: UserAgent, peer: Peer) -> None:
     peer.send(invite, agent.local_address)
     declined, _ = await peer.next()
     assert isinstance(declined, Response) and declined.status == 603
+
+
+async def test_a_call_without_caller_id_is_anonymous(agent: UserAgent, peer: Peer) -> None:
+    call = agent.call(
+        number="15551230000",
+        caller_id="anonymous",
+        sdp_offer=lambda: OUR_SDP,
+        answer_offer=lambda offer: OUR_SDP,
+    )
+    setup = asyncio.ensure_future(call.setup(ring_timeout_s=5))
+    invite, source = await peer.next_request("INVITE")
+    sender = message.NameAddr.parse(invite.headers.get("From") or "")
+    assert (sender.display, sender.uri) == ("Anonymous", "sip:anonymous@anonymous.invalid")
+    assert invite.headers.get("P-Asserted-Identity") is None
+    peer.send(reply(invite, 486, "Busy Here"), source)
+    final = await setup
+    assert final is not None and final.status == 486
