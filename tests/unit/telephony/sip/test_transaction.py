@@ -368,3 +368,43 @@ async def test_a_call_without_caller_id_is_anonymous(agent: UserAgent, peer: Pee
     peer.send(reply(invite, 486, "Busy Here"), source)
     final = await setup
     assert final is not None and final.status == 486
+
+
+async def test_a_proxy_then_a_registrar_challenge_are_both_answered(peer: Peer) -> None:
+    host, port = peer.address
+    agent = UserAgent(
+        Identity(
+            trunk=(host, port),
+            trunk_host=host,
+            from_domain="vxdial.test",
+            credentials=digest.Credentials("alice", "secret"),
+        ),
+        bind_host="127.0.0.1",
+        bind_port=0,
+        timers=TIMERS,
+    )
+    await agent.start()
+    try:
+        call = new_call(agent)
+        setup = asyncio.ensure_future(call.setup(ring_timeout_s=5))
+        first, source = await peer.next_request("INVITE")
+        proxy = reply(first, 407, "Proxy Authentication Required")
+        proxy.headers.add("Proxy-Authenticate", 'Digest realm="proxy", nonce="p1", qop="auth"')
+        peer.send(proxy, source)
+        second, _ = await peer.next_request("INVITE")
+        server = reply(second, 401, "Unauthorized")
+        server.headers.add(
+            "WWW-Authenticate", 'Digest realm="uas", nonce="u1", algorithm=SHA-256, qop="auth"'
+        )
+        peer.send(server, source)
+        third, _ = await peer.next_request("INVITE")
+        assert [first.cseq[0], second.cseq[0], third.cseq[0]] == [1, 2, 3]
+        assert 'realm="proxy"' in (third.headers.get("Proxy-Authorization") or "")
+        assert 'realm="uas"' in (third.headers.get("Authorization") or "")
+        assert "algorithm=SHA-256" in (third.headers.get("Authorization") or "")
+        assert len({first.call_id, second.call_id, third.call_id}) == 1
+        peer.send(reply(third, 486, "Busy Here"), source)
+        final = await setup
+        assert final is not None and final.status == 486
+    finally:
+        agent.close()
