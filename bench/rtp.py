@@ -13,12 +13,17 @@ The machine is shared, and no pacing can be better than the operating system's w
 before and after the runs the script measures an idle event loop's timer lateness (a
 2 ms timer, as the engine's), the floor under every figure.
 
+``--echo`` makes the sink send every packet back to where it came from, so each stream
+also receives 50 packets a second, as on a real call (audio that nobody records is only
+counted); the sink then needs a good part of the second core.
+
 ``--realtime`` runs this process (not the sink) under the SCHED_RR real-time policy, as
 media servers are deployed (Asterisk's ``-p``, FreeSWITCH's ``-rp``; for vxdial:
 ``chrt -r 10 vxdial serve`` or systemd's ``CPUSchedulingPolicy=rr``): it needs root or
 CAP_SYS_NICE.
 
-Usage: python bench/rtp.py [--streams 100,250,500,750,1000] [--seconds 10] [--realtime]
+Usage: python bench/rtp.py [--streams 100,250,500,750,1000] [--seconds 10] [--echo]
+                          [--realtime]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ JITTER_TARGET_S = 0.005
 
 SINK = r"""
 import select, socket, sys
+echo = sys.argv[1] == "echo"
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
 sock.bind(("127.0.0.1", 0))
@@ -58,17 +64,25 @@ while True:
         continue
     while True:
         try:
-            sock.recv(2048)
+            data, source = sock.recvfrom(2048)
         except BlockingIOError:
             break
         count += 1
+        if echo:  # the far end talks back: each packet returns to its stream
+            try:
+                sock.sendto(data, source)
+            except BlockingIOError:
+                pass
 """
 
 
 class Sink:
-    def __init__(self) -> None:
+    def __init__(self, echo: bool) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SINK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", SINK, "echo" if echo else "count"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())
@@ -109,6 +123,7 @@ async def run(streams: int, seconds: float, prompt: bytes, sink: Sink) -> dict[s
         session.connect("127.0.0.1", sink.port, PCMU, 101)
     await asyncio.sleep(0.5)  # every slot running; then measure a steady state
     received_before = sink.received()
+    back_before = sum(s.packets_received for s in sessions)
     sent_before = engine.packets_sent
     engine.measure_send_deviation()
     cpu_before, wall_before = time.process_time(), time.monotonic()
@@ -121,6 +136,7 @@ async def run(streams: int, seconds: float, prompt: bytes, sink: Sink) -> dict[s
     sent = engine.packets_sent - sent_before
     await asyncio.sleep(0.2)  # what is in flight reaches the sink
     received = sink.received() - received_before
+    back = sum(s.packets_received for s in sessions) - back_before
     for task in plays:
         task.cancel()
     await asyncio.gather(*plays, return_exceptions=True)
@@ -133,6 +149,7 @@ async def run(streams: int, seconds: float, prompt: bytes, sink: Sink) -> dict[s
         "cpu_pct": 100 * cpu / wall,
         "sent": sent,
         "lost_pct": 100 * max(0, sent - received) / max(1, sent),
+        "back": back,
         "dropped_ticks": engine.ticks_dropped,
     }
 
@@ -142,6 +159,7 @@ async def main() -> None:
     parser.add_argument("--streams", default="100,250,500,750,1000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--realtime", action="store_true", help="SCHED_RR, priority 10")
+    parser.add_argument("--echo", action="store_true", help="the sink sends every packet back")
     args = parser.parse_args()
     counts = [int(n) for n in args.streams.split(",")]
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
@@ -149,7 +167,11 @@ async def main() -> None:
     # A prompt longer than the measurement, so every stream sends audio throughout.
     while len(prompt) < 2 * 8000 * (args.seconds + 1):
         prompt += prompt
-    sink = Sink()
+    sink = Sink(args.echo)
+    print(
+        "sink:",
+        "echoes every packet (each stream also receives 50 packets/s)" if args.echo else "counts",
+    )
     if args.realtime:
         os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
     print("scheduling:", "SCHED_RR priority 10" if args.realtime else "normal (SCHED_OTHER)")
@@ -157,13 +179,13 @@ async def main() -> None:
     print(f"idle event loop, 2 ms timer lateness: p50 {floor[0]:.2f} ms, p99 {floor[1]:.2f} ms")
     best = 0
     try:
-        print("streams  p50 ms  p99 ms  max ms  CPU/stream  CPU total  packets  lost")
+        print("streams  p50 ms  p99 ms  max ms  CPU/stream  CPU total  packets  lost  received")
         for streams in counts:
             r = await run(streams, args.seconds, prompt, sink)
             print(
                 f"{streams:7d}  {r['p50_ms']:6.2f}  {r['p99_ms']:6.2f}  {r['max_ms']:6.1f}"
                 f"  {r['cpu_per_stream_pct']:8.3f} %  {r['cpu_pct']:7.1f} %"
-                f"  {int(r['sent']):7d}  {r['lost_pct']:.2f} %"
+                f"  {int(r['sent']):7d}  {r['lost_pct']:.2f} %  {int(r['back']):7d}"
             )
             if r["p99_ms"] < JITTER_TARGET_S * 1000:
                 best = max(best, streams)

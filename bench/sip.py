@@ -15,8 +15,13 @@
 Everything runs on loopback on this machine: our process (one event loop: SIP, RTP and
 the dialing tasks), SIPp in another. The machine may be shared: the figures are a floor.
 
+The machine's own scheduling noise is measured as bench/rtp.py does (an idle event
+loop's 2 ms timer lateness, before and after): no pacing beats that floor. ``--realtime``
+runs this process under SCHED_RR, as bench/rtp.py can, to take the other processes of a
+shared machine out of the jitter figure.
+
 Usage: python bench/sip.py [--rates 100,200,400] [--calls-s 5] [--concurrent 100,250,500]
-       [--sipp-rates 200,400,800] [--skip-setup] [--skip-media] [--skip-sipp]
+       [--sipp-rates 200,400,800] [--skip-setup] [--skip-media] [--skip-sipp] [--realtime]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import asyncio
 import csv
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +39,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT, machine
+from rtp import idle_lateness
 
 sys.path.insert(0, str(ROOT))
 
@@ -51,7 +58,7 @@ PROMPT = (
 )
 JITTER_TARGET_S = 0.005
 FAILED_TARGET = 0.001
-RTP_PORTS = (30000, 33999)
+RTP_PORTS = (30000, 35999)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -227,9 +234,15 @@ async def main() -> None:
     parser.add_argument("--skip-setup", action="store_true")
     parser.add_argument("--skip-sipp", action="store_true")
     parser.add_argument("--skip-media", action="store_true")
+    parser.add_argument(
+        "--realtime", action="store_true", help="SCHED_RR priority 10, as bench/rtp.py"
+    )
     args = parser.parse_args()
+    if args.realtime:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
     logging.basicConfig(level=logging.ERROR)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
+    print("scheduling:", "SCHED_RR priority 10" if args.realtime else "normal (SCHED_OTHER)")
     version = subprocess.run(["sipp", "-v"], capture_output=True, text=True).stdout.strip()
     print(f"far end: {version.splitlines()[0] if version else 'sipp'} on loopback")
     ours_best = sipp_best = 0.0
@@ -269,6 +282,11 @@ async def main() -> None:
                 print(f"-> ours / SIPp's: {ours_best / sipp_best:.2f}{bound}")
         if not args.skip_media:
             print("\nconcurrent answered calls, each streaming a prompt (RTP send jitter)")
+            p50, p99 = await idle_lateness(2.0)
+            print(
+                f"idle event loop, 2 ms timer lateness (the floor): "
+                f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+            )
             print(
                 f"{'calls':>6} {'answered':>9} {'packets':>8} {'p50 ms':>7} "
                 f"{'p99 ms':>7} {'max ms':>7} {'CPU':>5}"
@@ -286,6 +304,9 @@ async def main() -> None:
                 else:
                     break
             print(f"-> largest number of calls streaming with p99 < 5 ms: {best}")
+            p50, p99 = await idle_lateness(2.0)
+            print(f"idle event loop afterwards: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

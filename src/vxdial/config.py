@@ -150,7 +150,7 @@ class SipSettings:
     username: str = ""
     password: str = ""
     realm: str = ""
-    # The caller ID (E.164 digits) of calls that name none (;ani=); "" : "anonymous".
+    # The caller ID (E.164 digits) of calls that name none (;ani=); "" : anonymous (RFC 3323).
     caller_id: str = ""
     # The host part of From and P-Asserted-Identity; "" : the trunk's host.
     from_domain: str = ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.sipp import Sipp
+from tests.support.sipp import Sipp, free_udp_port
 from vxdial.config import SipSettings
 from vxdial.domain import calls, media
 from vxdial.domain.clock import SystemClock
@@ -195,4 +195,17 @@ async def test_calls_beyond_max_calls_wait_for_a_free_slot(
     assert result.outcome is calls.Outcome.ANSWER and result.leg is not None
     assert driver.agent.endpoint.sent["INVITE"] == 2
     await result.leg.hangup()
+    assert sipp.wait(30) == 0, sipp.errors()
+
+
+async def test_no_free_rtp_port_is_unreachable(tmp_path: Path, make_driver: DriverFactory) -> None:
+    sipp = Sipp.uas("uas_answer.xml", tmp_path)
+    port = free_udp_port(even=True)
+    driver = make_driver(sipp, rtp_ports=f"{port}-{port + 1}")  # one even port
+    first = await answer(driver)
+    result = await driver.dial(REQUEST)
+    assert result.outcome is calls.Outcome.UNREACHABLE
+    assert result.cause.startswith("no RTP port: ")
+    assert driver.agent.endpoint.sent["INVITE"] == 1  # the second call never went out
+    await first.hangup()
     assert sipp.wait(30) == 0, sipp.errors()

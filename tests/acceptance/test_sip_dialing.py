@@ -259,3 +259,17 @@ def test_the_callee_s_speech_is_recorded(
         samples = recording.readframes(recording.getnframes())
     assert 2.0 <= seconds <= 4.1
     assert max(abs(v) for v in array.array("h", samples)) > 1000  # speech, not silence
+
+
+def test_a_busy_callee_is_stored_with_the_sip_status_as_cause(
+    start_sip_dialing: Start, sqlite_url: str, webapp: WebApp, tmp_path: Path
+) -> None:
+    sipp = Sipp.uas("uas_reject.xml", tmp_path, values={"STATUS": "486", "REASON": "Busy Here"})
+    dialing = start_sip_dialing(sipp, sqlite_url)
+    call = dialing.queue(max_retries=0)
+    [result] = dialing.wait_results(1)
+    assert (result["result"], result["attempts"]) == ("failed", "1")
+    [attempt] = dialing.attempts(call["id"])
+    assert (attempt["outcome"], attempt["cause"]) == ("busy", "SIP 486 Busy Here")
+    assert sipp.wait(30) == 0, sipp.errors()
+    assert webapp.seen("/start.vxml", "POST") == []  # nobody answered: no application

@@ -9,6 +9,7 @@ import itertools
 import math
 import os
 import random
+import socket
 import wave
 from collections.abc import AsyncIterator, Callable
 from typing import cast
@@ -18,6 +19,7 @@ import pytest
 from vxdial.telephony.rtp import (
     PCMA,
     PCMU,
+    Codec,
     MediaEngine,
     MediaError,
     RtpSession,
@@ -88,10 +90,24 @@ class Peer(asyncio.DatagramProtocol):
             )
 
 
+_peers: list[Peer] = []
+
+
 async def open_peer() -> Peer:
     loop = asyncio.get_running_loop()
     _, peer = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", 0))
+    _peers.append(peer)
     return peer
+
+
+@pytest.fixture(autouse=True)
+async def _close_peers() -> AsyncIterator[None]:
+    yield
+    while _peers:
+        transport = _peers.pop().transport
+        if transport is not None:
+            transport.close()
+    await asyncio.sleep(0)  # the transports close on the next loop iteration
 
 
 def audio_packets(
@@ -175,10 +191,13 @@ async def test_a_key_interrupts_an_interruptible_prompt(engine: MediaEngine) -> 
     await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 10)
     peer.send_key(session, "5", timestamp=77)
     assert await playing == "5"
-    sent_before_the_end = len(audio_packets(peer.packets))
-    await peer.wait_for(lambda packets: len(packets) >= sent_before_the_end + 30)
-    assert len(audio_packets(peer.packets)) < 250 / 2  # stopped, far short of 5 s
-    assert len(audio_packets(peer.packets)) <= sent_before_the_end + 1
+    sent_by_then = session.packets_sent
+    await peer.wait_for(lambda packets: len(packets) >= sent_by_then + 30)
+    # Loopback keeps order and loses nothing: packet i is the i-th sent. Every packet
+    # sent after the key was silence.
+    silence = b"\xff" * 160
+    assert all(p.payload == silence for p in peer.packets[sent_by_then:])
+    assert len(audio_packets(peer.packets)) < 250 / 2  # far short of 5 s
     # Keys waiting before an interruptible prompt stop it before it starts.
     peer.send_key(session, "7", timestamp=99)
     await asyncio.wait_for(_until(lambda: session.packets_received >= 12), 5)
@@ -275,11 +294,13 @@ async def test_record_keeps_the_speech_and_ends_at_final_silence(engine: MediaEn
     )
     await callee.play(speech, interruptible=False)
     result = await recording
-    assert result.duration_s == 1.0
     assert result.termchar is None and not result.max_time_reached
     frames, pcm = wav_frames(result.audio)
-    assert frames == 8000
-    assert pcm == _g711.decode(_g711.encode(speech, "PCMU"), "PCMU")
+    # The speech exactly, after whatever silence the callee sent before it (usually none).
+    heard = _g711.decode(_g711.encode(speech, "PCMU"), "PCMU")
+    assert pcm.endswith(heard)
+    assert pcm[: -len(heard)] == bytes(len(pcm) - len(heard))
+    assert result.duration_s == frames / 8000 >= 1.0
 
 
 async def test_record_beeps_then_ends_at_a_key(engine: MediaEngine) -> None:
@@ -291,8 +312,9 @@ async def test_record_beeps_then_ends_at_a_key(engine: MediaEngine) -> None:
     )
     beep_packets = math.ceil(rtp_session.BEEP_S / 0.02)
     await peer.wait_for(lambda packets: len(audio_packets(packets)) >= beep_packets)
+    # The recording starts PLAYOUT_S (5 packets) after the beep's last packet.
     await peer.wait_for(
-        lambda packets: len(packets) > peer.packets.index(audio_packets(packets)[-1]) + 2
+        lambda packets: len(packets) > peer.packets.index(audio_packets(packets)[-1]) + 10
     )
     loud = _g711.encode(tone(0.02, 500.0), "PCMU")
     for n in range(10):
@@ -361,7 +383,7 @@ async def test_close_returns_the_port_and_wakes_waiters(engine: MediaEngine) -> 
     assert engine.sessions_open == 1
 
 
-async def test_engine_sends_every_20ms_from_one_timer(engine: MediaEngine) -> None:
+async def test_sessions_are_spread_over_the_slots_of_one_timer(engine: MediaEngine) -> None:
     peers = [await open_peer() for _ in range(12)]
     sessions = []
     for peer in peers:
@@ -413,3 +435,98 @@ async def test_a_key_held_past_one_event_segment_is_one_key(engine: MediaEngine)
     peer.send_key(session, "3", timestamp=200_000)
     await asyncio.wait_for(_until(lambda: session.packets_received >= 8), 5)
     assert session.take_digits() == "33"
+
+
+async def test_connect_resolves_names_and_refuses_other_codecs(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("localhost", peer.port, PCMU, EVENT_PT)  # an SDP may name a host
+    assert session.remote == ("127.0.0.1", peer.port)
+    await peer.wait_for(lambda packets: len(packets) >= 2)
+    with pytest.raises(MediaError, match="codec G722 is not supported"):
+        session.connect("127.0.0.1", peer.port, Codec("G722", 9), EVENT_PT)
+
+
+async def test_a_key_during_the_beep_ends_the_recording(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+    peer.send_key(session, "1", timestamp=10)  # typed ahead, before the recording
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 6), 5)
+    recording = asyncio.create_task(
+        session.record(max_time_s=30, final_silence_s=5, dtmf_term=True, beep=True)
+    )
+    await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 3)  # beeping
+    peer.send_key(session, "#", timestamp=20)
+    result = await recording
+    assert (result.termchar, result.duration_s) == ("#", 0.0)
+    assert session.take_digits() == "1"  # still there for the application
+
+
+async def test_a_failing_stream_does_not_stop_the_others(
+    engine: MediaEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken_peer, peer = await open_peer(), await open_peer()
+    broken = await engine.open_session()
+    broken.connect("127.0.0.1", broken_peer.port, PCMU, EVENT_PT)
+    healthy = await engine.open_session()
+    healthy.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+
+    def fail() -> None:
+        raise RuntimeError("a bug in one stream")
+
+    monkeypatch.setattr(broken, "_send_next", fail)
+    with pytest.raises(MediaError, match="the RTP stream failed"):
+        await broken.play(tone(0.3), interruptible=False)
+    assert broken.slot is None  # it no longer sends, once
+    with pytest.raises(MediaError, match="the RTP stream failed"):
+        await broken.send_dtmf("1")
+    await healthy.play(tone(0.3), interruptible=False)  # returns: the timer still runs
+    await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 15)
+
+
+async def test_a_final_silence_of_zero_does_not_cut_the_first_word(engine: MediaEngine) -> None:
+    caller = await engine.open_session()
+    callee = await engine.open_session()
+    caller.connect("127.0.0.1", callee.local_port, PCMU, EVENT_PT)
+    callee.connect("127.0.0.1", caller.local_port, PCMU, EVENT_PT)
+    speech = tone(0.5, 300.0)
+    recording = asyncio.create_task(
+        caller.record(max_time_s=30, final_silence_s=0, dtmf_term=False, beep=False)
+    )
+    await callee.play(speech, interruptible=False)
+    result = await recording
+    _, pcm = wav_frames(result.audio)
+    assert pcm.endswith(_g711.decode(_g711.encode(speech, "PCMU"), "PCMU"))
+
+
+async def test_rtp_is_marked_expedited_forwarding(engine: MediaEngine) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        receiver.setblocking(False)
+        session = await engine.open_session()
+        session.connect("127.0.0.1", receiver.getsockname()[1], PCMU, EVENT_PT)
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        loop.add_reader(receiver.fileno(), readable.set)
+        try:
+            await asyncio.wait_for(readable.wait(), 10)
+        finally:
+            loop.remove_reader(receiver.fileno())
+        _, ancillary, _, _ = receiver.recvmsg(2048, socket.CMSG_SPACE(1))
+    (level, kind, tos) = ancillary[0]
+    assert (level, kind) == (socket.IPPROTO_IP, socket.IP_TOS)
+    assert tos[0] >> 2 == 46  # DSCP EF, in the packet as received
+
+
+async def test_play_returns_once_the_far_end_has_played_the_prompt(engine: MediaEngine) -> None:
+    peer = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
+    await session.play(tone(0.2), interruptible=False)
+    sent_by_then = session.packets_sent
+    await peer.wait_for(lambda packets: len(packets) >= sent_by_then)
+    last_audio = peer.packets.index(audio_packets(peer.packets)[-1])
+    # PLAYOUT_S of silence (5 packets) went out after the prompt before play() returned.
+    assert sent_by_then - (last_audio + 1) >= round(rtp_session.PLAYOUT_S / 0.02) - 1

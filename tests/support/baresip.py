@@ -83,6 +83,7 @@ class Baresip:
     _events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _responses: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _listener: asyncio.Task[None] | None = None
+    _calls_closed: int = 0
 
     @property
     def trunk(self) -> str:
@@ -97,10 +98,16 @@ class Baresip:
 
     @classmethod
     async def start(
-        cls, folder: Path, *, source: Path | None = None, rtp_ports: tuple[int, int]
+        cls,
+        folder: Path,
+        *,
+        source: Path | None = None,
+        rtp_ports: tuple[int, int],
+        user: str = USER,
     ) -> Baresip:
         """Run baresip with its config in ``folder``; returns once it is ready and its
-        control connection is open."""
+        control connection is open. It answers INVITEs whose Request-URI names ``user``
+        (a phone number, for calls the dialer places)."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "dump").mkdir(exist_ok=True)
         source = source or silence_wav(folder / "silence.wav", 60)
@@ -133,21 +140,23 @@ module ctrl_tcp.so
 module_app menu.so
 """
         (folder / "config").write_text(config)
-        account = f"<sip:{USER}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n"
+        account = f"<sip:{user}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n"
         (folder / "accounts").write_text(account)
         (folder / "contacts").write_text("")
         baresip = cls(folder, sip_port, control_port, rtp_ports)
         with baresip.log_path.open("wb") as log:
             baresip.process = await asyncio.create_subprocess_exec(
-                "baresip", "-f", str(folder), "-v",
+                # Line-buffered, so the log can be waited on as it happens.
+                "stdbuf", "-oL", "-eL", "baresip", "-f", str(folder), "-v",
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        await baresip._wait_for_log("baresip is ready.", 15)
+        await baresip.wait_for_log("baresip is ready.", 15)
         baresip._reader, baresip._writer = await asyncio.open_connection("127.0.0.1", control_port)
         baresip._listener = asyncio.create_task(baresip._listen())
         return baresip
 
-    async def _wait_for_log(self, text: str, timeout_s: float) -> None:
+    async def wait_for_log(self, text: str, timeout_s: float = 10) -> None:
+        """Until baresip's log holds ``text`` (TimeoutError after ``timeout_s``)."""
         async with asyncio.timeout(timeout_s):
             while text not in self.log():
                 assert self.process is not None
@@ -185,6 +194,16 @@ module_app menu.so
                 message = await self._events.get()
                 if message.get("type") == kind:
                     return message
+
+    async def call_closed(self) -> dict[str, Any]:
+        """Waits for the next ``CALL_CLOSED`` event and for the call's audio to be
+        destroyed, which is when sndfile finishes its WAV files; returns the event."""
+        closed = await self.event("CALL_CLOSED")
+        self._calls_closed += 1
+        async with asyncio.timeout(10):  # one "audio: destroyed" per call closed
+            while self.log().count("audio: destroyed") < self._calls_closed:
+                await asyncio.sleep(0.05)
+        return closed
 
     def dumps(self, direction: str) -> list[Path]:
         """The WAV files sndfile wrote: "dec" (received) or "enc" (sent), oldest first."""

@@ -36,7 +36,7 @@ from vxdial.telephony.base import DialRequest, DialResult
 from vxdial.telephony.sip import digest, sdp
 from vxdial.telephony.sip.message import Response
 from vxdial.telephony.sip.transaction import Timers, TransactionTimeout, TransportError
-from vxdial.telephony.sip.ua import Call, Identity, UserAgent
+from vxdial.telephony.sip.ua import ANONYMOUS, Call, Identity, UserAgent
 
 __all__ = ["AudioFetch", "MediaSession", "MediaSessions", "SipDriver", "SipLeg", "outcome_of"]
 
@@ -74,7 +74,7 @@ class MediaSession(Protocol):
 class MediaSessions(Protocol):
     """Where RTP sessions come from (``rtp.MediaEngine``)."""
 
-    async def open_session(self) -> Any: ...  # a MediaSession
+    async def open_session(self) -> MediaSession: ...
     async def aclose(self) -> None: ...
 
 
@@ -208,7 +208,7 @@ class SipDriver:
         await self.start()
         await self._slots.acquire()
         handed_over = False
-        session: Any = None
+        session: MediaSession | None = None
         self.dials_in_progress += 1
         try:
             await self._cps.take()
@@ -233,7 +233,7 @@ class SipDriver:
     ) -> tuple[DialResult, bool]:
         """(the result, whether its leg now owns the RTP session and the slot)."""
         offer = _Offer(session, self._codecs, to_epoch_s(self._clock.now()))
-        caller_id = (request.caller_id or self.settings.caller_id or "anonymous").removeprefix("+")
+        caller_id = (request.caller_id or self.settings.caller_id or ANONYMOUS).removeprefix("+")
         call = self.agent.call(
             number=request.number.removeprefix("+"),
             caller_id=caller_id,
@@ -275,7 +275,7 @@ class SipDriver:
             return DialResult(outcome, cause), False
         try:
             offer.connect(call.remote_media)
-        except sdp.SdpError as exc:
+        except (sdp.SdpError, rtp.MediaError) as exc:
             await call.bye('SIP;cause=488;text="Not Acceptable Here"')
             return DialResult(calls.Outcome.UNREACHABLE, f"{cause}, unusable SDP: {exc}"), False
         call.on_media_change = offer.reconnect
@@ -391,7 +391,7 @@ class _Offer:
     def reconnect(self, description: sdp.Description) -> None:
         try:
             self.connect(description)
-        except sdp.SdpError as exc:
+        except (sdp.SdpError, rtp.MediaError) as exc:
             log.warning("sip.media_update_refused error=%s", exc)
 
 
@@ -420,6 +420,8 @@ class SipLeg:
         self._on_closed = on_closed
         self._closing: asyncio.Task[None] | None = None
         call.on_end = self._ended
+        if call.ended.is_set():  # their BYE came between the 2xx and now
+            self._ended()
 
     @property
     def end_cause(self) -> str | None:
@@ -532,9 +534,20 @@ class SipLeg:
             except (errors.Unavailable, rtp.AudioError) as exc:
                 # VoiceXML 2.0 section 4.1.3: the fallback content (our text) is played.
                 log.warning("sip.audio_fallback call=%s error=%s", self.call.call_id, exc)
+        if prompt.ssml:
+            try:
+                return await self._speech.render(prompt.ssml, self._voice, ssml=True)
+            except rtp.MediaError as exc:
+                log.warning("sip.ssml_fallback call=%s error=%s", self.call.call_id, exc)
         if not prompt.text.strip():
             return b""
-        return await self._speech.render(prompt.text, self._voice)
+        try:
+            return await self._speech.render(prompt.text, self._voice)
+        except rtp.MediaError as exc:
+            # The call goes on without this prompt: better than ending it for the
+            # application's sake; the log says why nothing was heard.
+            log.error("sip.tts_failed call=%s error=%s", self.call.call_id, exc)
+            return b""
 
     def _ended(self) -> None:
         """The call ended (either side): free its RTP port and its slot."""
@@ -564,7 +577,15 @@ class SipLeg:
         finally:
             ended.cancel()
         if task.done() and not (self.call.ended.is_set() and task.exception() is not None):
-            return task.result()
+            try:
+                return task.result()
+            except rtp.MediaError as exc:
+                # RTP cannot reach the callee any more (the session reported it): a
+                # call nobody can hear is over.
+                log.warning("sip.media_failed call=%s error=%s", self.call.call_id, exc)
+                self.call.end_cause = f"media failed: {exc}"
+                await self.call.bye()
+                raise media.Hangup(self.call.end_cause) from exc
         # The call ended first, or the operation failed because it ended (its RTP
         # session closed under it): either way the far end is gone.
         task.cancel()

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import io
 import math
+import operator
 import struct
 import sys
 import wave
 from array import array
-from itertools import accumulate
+from collections import OrderedDict
+from itertools import accumulate, repeat
 from urllib.parse import urlsplit
 
 from vxdial.telephony.rtp import _g711
@@ -48,9 +50,36 @@ _FORMAT_ULAW = 0x0007
 _FORMAT_EXTENSIBLE = 0xFFFE
 
 
+_CACHE_BYTES = 64 << 20  # decoded files kept (inputs and outputs together)
+_cache: OrderedDict[tuple[bytes, str | None, str], bytes] = OrderedDict()
+_cache_size = 0
+
+
 def decode_audio(data: bytes, *, content_type: str | None, url: str) -> bytes:
     """The audio file ``data`` (fetched from ``url`` with ``content_type``) as pcm16 mono
-    at 8 kHz. Raises ``AudioError`` naming the URL and the problem."""
+    at 8 kHz. Raises ``AudioError`` naming the URL and the problem.
+
+    The last files decoded are remembered (up to 64 MB, by their bytes): a campaign
+    plays the same file on every call, and a file at another rate than 8 kHz costs
+    some milliseconds of CPU on the event loop to convert."""
+    global _cache_size
+    key = (data, content_type, url)
+    pcm = _cache.get(key)
+    if pcm is not None:
+        _cache.move_to_end(key)
+        return pcm
+    pcm = _decode(data, content_type, url)
+    size = len(data) + len(pcm)
+    if size <= _CACHE_BYTES // 4:
+        _cache[key] = pcm
+        _cache_size += size
+        while _cache_size > _CACHE_BYTES:
+            (old_data, _, _), old_pcm = _cache.popitem(last=False)
+            _cache_size -= len(old_data) + len(old_pcm)
+    return pcm
+
+
+def _decode(data: bytes, content_type: str | None, url: str) -> bytes:
     try:
         if data[:4] == b"RIFF":
             return _decode_wav(data)
@@ -190,36 +219,51 @@ def _samples(pcm: bytes) -> array[int]:
 
 
 def _to_8k_mono(pcm: bytes, channels: int, rate: int) -> bytes:
+    # Whole-array passes of map() over C functions, never a Python loop per sample: a
+    # prompt file is decoded on the event loop that paces every call's RTP.
     if channels == 1 and rate == RATE_HZ:
         return pcm
     values = _samples(pcm)
+    frames = len(values) // channels
+    summed: list[int] | array[int] = values
     if channels > 1:
-        frames = len(values) // channels
-        summed = [0] * frames
-        for channel in range(channels):
-            summed = list(map(int.__add__, summed, values[channel : frames * channels : channels]))
-        mono: list[int] | array[int] = [total // channels for total in summed]
+        summed = values[0 : frames * channels : channels]
+        for channel in range(1, channels):
+            part = values[channel : frames * channels : channels]
+            summed = list(map(operator.add, summed, part))
+    if rate % RATE_HZ == 0:  # 16, 24, 32, 48 kHz...: the mean of each group of samples
+        ratio = rate // RATE_HZ
+        count = len(summed) // ratio
+        grouped = summed[0 : count * ratio : ratio]
+        for offset in range(1, ratio):
+            grouped = list(map(operator.add, grouped, summed[offset : count * ratio : ratio]))
+        out = list(map(operator.floordiv, grouped, repeat(ratio * channels)))
+    elif rate > RATE_HZ:
+        out = _box_down(summed, rate, channels)
     else:
-        mono = values
-    if rate != RATE_HZ:
-        mono = _resample(mono, rate)
-    return _native_to_le(array("h", mono))
+        mono = summed if channels == 1 else list(map(operator.floordiv, summed, repeat(channels)))
+        out = list(mono) if rate == RATE_HZ else _interpolate_up(mono, rate)
+    return _native_to_le(array("h", out))
 
 
-def _resample(values: list[int] | array[int], rate: int) -> list[int]:
+def _box_down(summed: list[int] | array[int], rate: int, channels: int) -> list[int]:
+    """Down to 8 kHz: output sample i is the mean of source samples
+    [i * rate // 8000, (i + 1) * rate // 8000), from prefix sums."""
+    out_count = len(summed) * RATE_HZ // rate
+    bounds = list(map(operator.floordiv, range(0, (out_count + 1) * rate, rate), repeat(RATE_HZ)))
+    prefix = list(accumulate(summed, initial=0))
+    starts, ends = bounds[:-1], bounds[1:]
+    totals = map(operator.sub, map(prefix.__getitem__, ends), map(prefix.__getitem__, starts))
+    widths = map(operator.mul, map(operator.sub, ends, starts), repeat(channels))
+    return list(map(operator.floordiv, totals, widths))
+
+
+def _interpolate_up(values: list[int] | array[int], rate: int) -> list[int]:
+    """Up to 8 kHz (rare: files below telephone quality) by linear interpolation."""
     count = len(values)
-    out_count = count * RATE_HZ // rate
     step = rate / RATE_HZ
-    if step > 1:  # down: the mean of the source samples each output sample covers
-        prefix = list(accumulate(values, initial=0))
-        out = []
-        for index in range(out_count):
-            start = int(index * step)
-            end = max(start + 1, min(count, int((index + 1) * step)))
-            out.append((prefix[end] - prefix[start]) // (end - start))
-        return out
     out = []
-    for index in range(out_count):  # up: linear interpolation
+    for index in range(count * RATE_HZ // rate):
         position = index * step
         left = int(position)
         right = min(left + 1, count - 1)

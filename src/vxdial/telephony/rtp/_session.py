@@ -13,16 +13,17 @@ A connected session sends all the time: the prompt being played, DTMF events, an
 silence otherwise (carriers' media timeouts and NAT bindings both want a steady
 stream, and a far end latching symmetric RTP needs our packets). It receives audio (kept
 only while recording) and RFC 4733 telephone-events. Everything runs on the event loop:
-sockets are non-blocking, written with ``sendto`` and read by ``add_reader``.
+sockets are non-blocking, written with ``sendto``, and read with ``recvfrom`` when one
+poll per tick finds them readable (no reader callback per packet).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import random
+import selectors
 import socket
 import time
 from collections import OrderedDict, deque
@@ -44,6 +45,7 @@ __all__ = [
     "PACKET_SAMPLES",
     "PCMA",
     "PCMU",
+    "PLAYOUT_S",
     "PTIME_S",
     "SLOTS",
     "SPEECH_RMS",
@@ -51,6 +53,7 @@ __all__ = [
     "Codec",
     "MediaEngine",
     "RtpSession",
+    "is_speech",
 ]
 
 PTIME_S = 0.020  # one packet of audio
@@ -65,10 +68,16 @@ DTMF_PAUSE_S = 1.0  # "p", "w" and "," in send_dtmf (RFC 3966 post-dial pauses)
 DTMF_VOLUME = 10  # -10 dBm0, a typical DTMF level (RFC 4733 section 2.3.4)
 END_REPEATS = 3  # RFC 4733 section 2.5.1.4: the end packet is sent three times
 
+PLAYOUT_S = 0.1  # after a prompt's last packet, until the far end has played it
 BEEP_S = 0.25  # the tone before a recording
 BEEP_HZ = 1000.0
 SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, not silence
+# The shortest silence that ends a recording: less is the gap between two packets of
+# speech (a final silence of 0 would end it inside the first word).
+MIN_SILENCE_S = 0.1
+MAX_TIME_GRACE_S = 0.1  # how long after max_time_s the clock ends a silent recording
 MAX_GAP_SAMPLES = 8000 * 10  # a longer jump of the timestamps is a new stream, not a gap
+_DSCP_EF = 46  # expedited forwarding, the class of voice
 _RECENT_EVENTS = 32  # telephone-event timestamps remembered to count each key once
 _ENCODED_CACHE = 32  # prompts kept encoded (the same prompt is played on many calls)
 
@@ -90,6 +99,10 @@ class Codec:
 PCMU = Codec("PCMU", 0)
 PCMA = Codec("PCMA", 8)
 _CODECS_BY_PT = {PCMU.payload_type: PCMU, PCMA.payload_type: PCMA}
+_SILENCE = {  # one packet of silence per codec name
+    "PCMU": bytes([_g711.ULAW_SILENCE]) * PACKET_SAMPLES,
+    "PCMA": bytes([_g711.ALAW_SILENCE]) * PACKET_SAMPLES,
+}
 
 
 class MediaEngine:
@@ -118,6 +131,8 @@ class MediaEngine:
         self._family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         self._slots: list[list[RtpSession]] = [[] for _ in range(SLOTS)]
         self._sessions: set[RtpSession] = set()
+        # Every session's socket, polled (never waited on) once per tick.
+        self._readable = selectors.DefaultSelector()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_tick_at = 0.0
@@ -150,8 +165,15 @@ class MediaEngine:
                 self._free_ports.append(port)
                 continue
             sock.setblocking(False)
+            # DSCP EF (46, RFC 3246/4594): networks that honour it queue voice first.
+            with contextlib.suppress(OSError):
+                if self._family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, _DSCP_EF << 2)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, _DSCP_EF << 2)
             session = RtpSession(self, sock, port)
             self._sessions.add(session)
+            self._readable.register(sock, selectors.EVENT_READ, session)
             return session
         raise MediaError(f"no free RTP port in {self.port_min}-{self.port_max} on {self.bind_host}")
 
@@ -160,6 +182,7 @@ class MediaEngine:
         for session in list(self._sessions):
             await session.close()
         self._stop_timer()
+        self._readable.close()
 
     # Called by sessions.
 
@@ -167,6 +190,7 @@ class MediaEngine:
         self._detach(session)
         if session in self._sessions:
             self._sessions.discard(session)
+            self._readable.unregister(session._sock)
             self._free_ports.append(session.local_port)
 
     def _attach(self, session: RtpSession) -> None:
@@ -217,19 +241,36 @@ class MediaEngine:
             self._tick = (self._tick + missed) % SLOTS
             self._next_tick_at += missed * TICK_S
         deviations = self.send_deviations_s
+        failed: list[RtpSession] = []
         while self._next_tick_at <= now:
             due = self._next_tick_at
-            for session in self._slots[self._tick]:
+            slot = self._slots[self._tick]
+            for session in slot:
                 try:
                     session._send_next()
                 except Exception:  # a bug in one stream must not stop the others
-                    log.exception("rtp.send_failed port=%d", session.local_port)
+                    log.exception("rtp.stream_failed port=%d", session.local_port)
+                    failed.append(session)
                 if deviations is not None:
                     deviations.append(time.monotonic() - due)
-            self.packets_sent += len(self._slots[self._tick])
+            self.packets_sent += len(slot)
             self._tick = (self._tick + 1) % SLOTS
             self._next_tick_at += TICK_S
-        self._timer = self._loop.call_at(self._next_tick_at, self._on_tick)
+        # Then what arrived: one non-blocking poll of every session's socket per tick
+        # costs far less than a loop wakeup per packet (an epoll event and a callback
+        # each), and reads only the sockets that have something.
+        for key, _ in self._readable.select(0):
+            session = key.data
+            try:
+                session._drain()
+            except Exception:
+                log.exception("rtp.stream_failed port=%d", session.local_port)
+                failed.append(session)
+        for session in dict.fromkeys(failed):  # it stops (once); what waits on it is told
+            self._detach(session)
+            session._fail_sending(MediaError("the RTP stream failed (see the log)"))
+        if self._timer is not None:
+            self._timer = self._loop.call_at(self._next_tick_at, self._on_tick)
 
 
 class _Playback:
@@ -250,8 +291,11 @@ _DtmfStep = tuple[int, bool, int, bool] | None
 
 
 class _Recorder:
-    def __init__(self, dtmf_term: bool) -> None:
+    def __init__(self, dtmf_term: bool, max_samples: int | None) -> None:
         self.dtmf_term = dtmf_term
+        self.max_samples = max_samples
+        self.samples = 0
+        self.max_reached = False
         self.frames: list[bytes] = []  # pcm16: each packet received, and gaps as silence
         self.speech_frames = 0  # frames up to and including the last one with speech
         self.last_speech_at: float | None = None
@@ -282,7 +326,6 @@ class RtpSession:
         self._engine = engine
         self._sock = sock
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._on_readable)
         self._latched = False
         self._closed = False
         self._ssrc = random.getrandbits(32)
@@ -294,17 +337,12 @@ class RtpSession:
         self._dtmf_done: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._dtmf_steps_sent = 0
         self._event_timestamp = 0
-        self._event_code = 0
         self._digits = ""
         self._digit_arrived = asyncio.Event()
-        self._recent_events: collections.deque[tuple[int, int]] = deque(maxlen=_RECENT_EVENTS)
+        self._recent_events: deque[tuple[int, int]] = deque(maxlen=_RECENT_EVENTS)
         self._last_event: tuple[int, int, int] | None = None  # ssrc, event, timestamp
         self._recorder: _Recorder | None = None
-        self._silence = {
-            codec.name: bytes([_g711.ULAW_SILENCE if codec is PCMU else _g711.ALAW_SILENCE])
-            * PACKET_SAMPLES
-            for codec in (PCMU, PCMA)
-        }
+        self._silence = _SILENCE
 
     def connect(
         self, remote_host: str, remote_port: int, codec: Codec, telephone_event_pt: int | None
@@ -313,9 +351,20 @@ class RtpSession:
         again after a re-INVITE); ``telephone_event_pt`` None means the far end takes no
         RFC 4733 events (``send_dtmf`` then plays tones). Symmetric RTP (RFC 4961): the
         first packet received afterwards moves the destination to its source address,
-        which is what a far end behind NAT needs."""
+        which is what a far end behind NAT needs.
+
+        Raises ``MediaError`` for a codec other than G.711 or an address that does not
+        resolve (an SDP may name a host; it is resolved here, once)."""
         self._check_open()
-        self.remote = (remote_host, remote_port)
+        if codec.name not in _SILENCE:
+            raise MediaError(f"codec {codec.name} is not supported (PCMU and PCMA are)")
+        try:
+            address = socket.getaddrinfo(
+                remote_host, remote_port, self._sock.family, socket.SOCK_DGRAM
+            )[0][4]
+        except (OSError, IndexError) as exc:
+            raise MediaError(f"cannot send RTP to {remote_host}:{remote_port}: {exc}") from exc
+        self.remote = (str(address[0]), int(address[1]))
         self.codec = codec
         self.telephone_event_pt = telephone_event_pt
         self._latched = False
@@ -323,13 +372,12 @@ class RtpSession:
 
     async def play(self, pcm: bytes, *, interruptible: bool) -> str:
         """Play ``pcm`` (16-bit signed little-endian mono, 8 kHz) as 20 ms packets (the
-        last one padded with silence); returns once the last packet is sent, with the
-        keys received meanwhile (and those waiting before it started), taken from the
-        buffer. ``interruptible``: a key stops it at once, and keys already waiting
-        mean it does not start."""
+        last one padded with silence); returns ``PLAYOUT_S`` after the last packet is
+        sent (when the far end has played it), with the keys received meanwhile (and
+        those waiting before it started), taken from the buffer. ``interruptible``: a
+        key stops it at once, and keys already waiting mean it does not start."""
         self._check_open()
-        if self.remote is None:
-            raise MediaError("play before connect: the far end's address is not known")
+        self._check_sending("play")
         if interruptible and self._digits:
             return self.take_digits()
         if pcm:
@@ -341,7 +389,25 @@ class RtpSession:
             finally:
                 if job in self._playbacks:
                     self._playbacks.remove(job)
+            if not (interruptible and self._digits):
+                await self._played_out(interruptible)
         return self.take_digits()
+
+    async def _played_out(self, interruptible: bool) -> None:
+        """Wait ``PLAYOUT_S`` after the last packet, the time the far end takes to
+        play it (its jitter buffer), so that what comes next (a hangup, the input
+        timeout) starts when the callee has heard it; a key cuts it short when
+        ``interruptible``."""
+        deadline = self._loop.time() + PLAYOUT_S
+        while not (interruptible and self._digits):
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                break
+            self._digit_arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._digit_arrived.wait(), remaining)
+            self._check_open()
+        self._check_open()
 
     async def next_digit(self, timeout_s: float) -> str | None:
         """The next key received (RFC 4733), oldest first; None after ``timeout_s``."""
@@ -370,8 +436,7 @@ class RtpSession:
         as in-band tones (ITU-T Q.23). Returns when everything has been sent; prompts
         played meanwhile wait."""
         self._check_open()
-        if self.remote is None:
-            raise MediaError("send_dtmf before connect")
+        self._check_sending("send_dtmf")
         steps = _dtmf_steps(digits)  # checks the keys
         if self.telephone_event_pt is None:
             await self.play(_inband_dtmf(digits), interruptible=False)
@@ -380,6 +445,7 @@ class RtpSession:
         self._dtmf_steps.extend(steps)
         self._dtmf_done.append((self._dtmf_steps_sent + len(self._dtmf_steps), done))
         await done
+        await self._played_out(interruptible=False)
 
     async def record(
         self, *, max_time_s: float, final_silence_s: float, dtmf_term: bool, beep: bool
@@ -394,22 +460,32 @@ class RtpSession:
         empty one with ``duration_s`` 0.
         """
         self._check_open()
+        max_samples = round(max_time_s * _audio.RATE_HZ) if max_time_s > 0 else None
+        recorder = _Recorder(dtmf_term, max_samples)
         if beep:
-            await self.play(_beep(), interruptible=False)
-        recorder = _Recorder(dtmf_term)
+            # A key during the beep counts as one during the recording; keys typed
+            # before it stay where they were, for the application.
+            waiting = self.take_digits()
+            keys = await self.play(_beep(), interruptible=dtmf_term)
+            self._digits = waiting + self._digits
+            if keys and dtmf_term:
+                return media.Recording(_audio.pcm16_wav(b""), 0.0, keys[0])
+        self._drain()  # what arrived before now is not part of the recording
         self._recorder = recorder
         started = self._loop.time()
-        max_reached = False
         try:
             while not recorder.stopped.is_set():
                 self._check_open()
                 now = self._loop.time()
                 silence_from = recorder.last_speech_at or started
-                deadline = silence_from + final_silence_s
-                if max_time_s > 0 and started + max_time_s <= deadline:
-                    deadline = started + max_time_s
+                deadline = silence_from + max(final_silence_s, MIN_SILENCE_S)
+                # The maximum time is counted in audio received (exact whatever the
+                # network's delay); the clock ends it only for a far end that stops
+                # sending, a little later, for packets still on their way.
+                if max_time_s > 0 and started + max_time_s + MAX_TIME_GRACE_S <= deadline:
+                    deadline = started + max_time_s + MAX_TIME_GRACE_S
                     if now >= deadline:
-                        max_reached = True
+                        recorder.max_reached = True
                         break
                 if now >= deadline:
                     break
@@ -418,6 +494,7 @@ class RtpSession:
             self._check_open()
         finally:
             self._recorder = None
+        max_reached = recorder.max_reached
         if recorder.speech_frames == 0:
             return media.Recording(
                 _audio.pcm16_wav(b""), 0.0, recorder.termchar, max_time_reached=max_reached
@@ -439,23 +516,31 @@ class RtpSession:
             return
         self._closed = True
         self._engine._release(self)
-        self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
-        closed = MediaError("the media session is closed")
+        self._fail_sending(MediaError("the media session is closed"))
+        self._digit_arrived.set()
+        if self._recorder is not None:
+            self._recorder.stopped.set()
+
+    def _fail_sending(self, error: MediaError) -> None:
+        """Prompts and keys waiting to be sent will not be: their awaits raise ``error``."""
         for job in self._playbacks:
             if not job.done.done():
-                job.done.set_exception(closed)
+                job.done.set_exception(error)
                 job.done.exception()  # the waiter may be gone: do not warn
         self._playbacks.clear()
         for _, done in self._dtmf_done:
             if not done.done():
-                done.set_exception(closed)
+                done.set_exception(error)
                 done.exception()
         self._dtmf_done.clear()
         self._dtmf_steps.clear()
-        self._digit_arrived.set()
-        if self._recorder is not None:
-            self._recorder.stopped.set()
+
+    def _check_sending(self, operation: str) -> None:
+        if self.remote is None:
+            raise MediaError(f"{operation} before connect: the far end's address is not known")
+        if self.slot is None:
+            raise MediaError(f"{operation}: the RTP stream failed (see the log)")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -522,7 +607,7 @@ class RtpSession:
 
     # The receiving side.
 
-    def _on_readable(self) -> None:
+    def _drain(self) -> None:
         for _ in range(64):  # bounded, so one flooded port cannot starve the loop
             try:
                 data, source = self._sock.recvfrom(2048)
@@ -533,18 +618,24 @@ class RtpSession:
             self._on_datagram(data, source)
 
     def _on_datagram(self, data: bytes, source: tuple[str, int]) -> None:
-        packet = _packet.parse_packet(data)
-        if packet is None:
-            return
-        payload_type = packet.payload_type
+        if len(data) < _packet.HEADER.size or data[0] & 0xC0 != 0x80:
+            return  # not RTP version 2
+        payload_type = data[1] & 0x7F
         is_event = payload_type in (self.telephone_event_pt, self._engine.telephone_event_pt)
-        codec = _CODECS_BY_PT.get(payload_type)
+        # The negotiated type first (an answer may name G.711 with a dynamic number).
+        codec = self.codec if payload_type == self.codec.payload_type else None
+        codec = codec or _CODECS_BY_PT.get(payload_type)
         if not is_event and codec is None:
             return
         self.packets_received += 1
         if self.remote is not None and not self._latched:
             self._latched = True
             self.remote = (source[0], source[1])
+        if not is_event and self._recorder is None:
+            return  # audio nobody records: the common case, done without parsing
+        packet = _packet.parse_packet(data)
+        if packet is None:
+            return
         if is_event:
             event = _packet.parse_event(packet.payload)
             if event is None or event.key is None:
@@ -589,14 +680,26 @@ class RtpSession:
                 return  # late (reordered or duplicated): its place has passed
             if 0 < gap <= MAX_GAP_SAMPLES:  # lost packets or silence suppression
                 recorder.frames.append(b"\0\0" * gap)  # keep the time, as silence
+                recorder.samples += gap
         recorder.ssrc = packet.ssrc
         recorder.next_timestamp = (packet.timestamp + len(payload)) & 0xFFFFFFFF
-        squares = _g711.squared_amplitudes(codec.name)
-        energy = sum(map(squares.__getitem__, payload))
         recorder.frames.append(_g711.decode(payload, codec.name))
-        if payload and isqrt(energy // len(payload)) > SPEECH_RMS:
+        recorder.samples += len(payload)
+        if is_speech(payload, codec.name):
             recorder.speech_frames = len(recorder.frames)
             recorder.last_speech_at = self._loop.time()
+        if recorder.max_samples is not None and recorder.samples >= recorder.max_samples:
+            recorder.max_reached = True  # the maximum time, counted in audio received
+            recorder.stopped.set()
+
+
+def is_speech(payload: bytes, codec_name: str) -> bool:
+    """Whether a frame of G.711 codes is speech (RMS above ``SPEECH_RMS``) rather than
+    silence or line noise; computed from the squared level of each code, undecoded."""
+    if not payload:
+        return False
+    squares = _g711.squared_amplitudes(codec_name)
+    return isqrt(sum(map(squares.__getitem__, payload)) // len(payload)) > SPEECH_RMS
 
 
 def _dtmf_steps(digits: str) -> list[_DtmfStep]:

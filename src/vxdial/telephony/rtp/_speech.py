@@ -19,6 +19,7 @@ from vxdial.telephony.rtp._errors import MediaError
 
 __all__ = ["SpeechRenderer"]
 
+_Key = tuple[str, str, bool]  # text, voice, SSML or not
 _VOICE = re.compile(r"[A-Za-z0-9_+\-]{1,64}")
 _SOX_TO_PCM16_8K = (
     "sox", "-q", "-t", "wav", "-", "-t", "raw", "-r", "8000", "-c", "1", "-b", "16",
@@ -48,18 +49,20 @@ class SpeechRenderer:
     ) -> None:
         self.voice = self._checked_voice(voice)
         self._cache_dir = cache_dir
-        self._memory: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._memory: OrderedDict[_Key, bytes] = OrderedDict()
         self._memory_entries = memory_entries
-        self._pending: dict[tuple[str, str], asyncio.Task[bytes]] = {}
+        self._pending: dict[_Key, asyncio.Task[bytes]] = {}
         # Renders at once (each an espeak-ng and a SoX process): a campaign of
         # personalised prompts must not start a process pair per call at once.
         self._processes = asyncio.Semaphore(max_processes or os.cpu_count() or 2)
         self.processes_started = 0
 
-    async def render(self, text: str, voice: str | None = None) -> bytes:
-        """``text`` spoken by ``voice`` (default: the renderer's) as pcm16 8 kHz mono.
+    async def render(self, text: str, voice: str | None = None, *, ssml: bool = False) -> bytes:
+        """``text`` spoken by ``voice`` (default: the renderer's) as pcm16 8 kHz mono;
+        ``ssml``: ``text`` is an SSML ``<speak>`` document (a prompt's ``ssml``), read
+        by espeak-ng's SSML mode (breaks, emphasis, prosody, say-as characters).
         Raises ``MediaError`` if the voice name is malformed or espeak-ng/SoX fail."""
-        key = (text, self._checked_voice(voice) if voice else self.voice)
+        key = (text, self._checked_voice(voice) if voice else self.voice, ssml)
         cached = self._memory.get(key)
         if cached is not None:
             self._memory.move_to_end(key)
@@ -73,25 +76,25 @@ class SpeechRenderer:
             task.add_done_callback(lambda done: self._settle(key, done))
         return await asyncio.shield(task)
 
-    def _settle(self, key: tuple[str, str], task: asyncio.Task[bytes]) -> None:
+    def _settle(self, key: _Key, task: asyncio.Task[bytes]) -> None:
         del self._pending[key]
         if not task.cancelled() and task.exception() is None:
             self._remember(key, task.result())
 
-    def _remember(self, key: tuple[str, str], pcm: bytes) -> None:
+    def _remember(self, key: _Key, pcm: bytes) -> None:
         self._memory[key] = pcm
         while len(self._memory) > self._memory_entries:
             self._memory.popitem(last=False)
 
-    async def _load_or_render(self, text: str, voice: str) -> bytes:
-        path = self._disk_path(text, voice)
+    async def _load_or_render(self, text: str, voice: str, ssml: bool) -> bytes:
+        path = self._disk_path(text, voice, ssml)
         if path is not None:
             try:
                 return path.read_bytes()
             except FileNotFoundError:
                 pass
         async with self._processes:
-            pcm = await self._run(text, voice)
+            pcm = await self._run(text, voice, ssml)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -99,18 +102,20 @@ class SpeechRenderer:
             os.replace(temporary, path)
         return pcm
 
-    def _disk_path(self, text: str, voice: str) -> Path | None:
+    def _disk_path(self, text: str, voice: str, ssml: bool) -> Path | None:
         if self._cache_dir is None:
             return None
-        digest = hashlib.sha256(f"{voice}\0{text}".encode()).hexdigest()
+        kind = "ssml" if ssml else "text"
+        digest = hashlib.sha256(f"{voice}\0{kind}\0{text}".encode()).hexdigest()
         return self._cache_dir / f"{digest[:2]}" / f"{digest}.pcm16-8k"
 
-    async def _run(self, text: str, voice: str) -> bytes:
+    async def _run(self, text: str, voice: str, ssml: bool) -> bytes:
         read_end, write_end = os.pipe()
+        espeak: asyncio.subprocess.Process | None = None
         try:
             self.processes_started += 1
             espeak = await asyncio.create_subprocess_exec(
-                "espeak-ng", "-v", voice, "--stdin", "--stdout",
+                "espeak-ng", "-v", voice, *(["-m"] if ssml else []), "--stdin", "--stdout",
                 stdin=asyncio.subprocess.PIPE, stdout=write_end,
                 stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
@@ -121,6 +126,9 @@ class SpeechRenderer:
                 stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
+            if espeak is not None:  # SoX did not start: espeak-ng would wait for ever
+                espeak.kill()
+                await espeak.communicate()
             raise MediaError(f"text-to-speech: cannot start espeak-ng/sox: {exc}") from exc
         finally:
             os.close(read_end)

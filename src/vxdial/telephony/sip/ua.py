@@ -35,6 +35,7 @@ log = logging.getLogger("vxdial.sip")
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER, UPDATE, INFO"
 USER_AGENT = f"vxdial/{__version__}"
+ANONYMOUS = "anonymous"  # the caller ID of a call that has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +94,17 @@ class Call:
         return f"sip:{self.number}@{host}:{port}"
 
     @property
+    def anonymous(self) -> bool:
+        return self.caller_id == ANONYMOUS
+
+    @property
     def local_uri(self) -> str:
+        if self.anonymous:  # RFC 3323 section 4.1.1.3
+            return "sip:anonymous@anonymous.invalid"
         return f"sip:{self.caller_id}@{self.agent.identity.from_domain}"
+
+    def _from(self) -> NameAddr:
+        return NameAddr(self.local_uri, "Anonymous" if self.anonymous else "")
 
     @property
     def answered(self) -> bool:
@@ -179,12 +189,13 @@ class Call:
         headers = Headers()
         headers.add("Via", self.agent.via())
         headers.add("Max-Forwards", "70")
-        headers.add("From", str(NameAddr(self.local_uri).with_tag(self.local_tag)))
+        headers.add("From", str(self._from().with_tag(self.local_tag)))
         headers.add("To", str(NameAddr(f"sip:{self.number}@{self.agent.identity.trunk_host}")))
         headers.add("Call-ID", self.call_id)
         headers.add("CSeq", f"{self.cseq} INVITE")
         headers.add("Contact", f"<{self.agent.contact_uri}>")
-        headers.add("P-Asserted-Identity", f"<{self.local_uri}>")
+        if not self.anonymous:  # RFC 3325: the identity the trunk passes on
+            headers.add("P-Asserted-Identity", f"<{self.local_uri}>")
         headers.add("Allow", ALLOW)
         headers.add("User-Agent", USER_AGENT)
         for name, value in self._auth_headers:
@@ -258,12 +269,13 @@ class Call:
         """A retransmitted 2xx: our ACK was lost (section 13.2.2.4). A 2xx of another
         dialog (a forked INVITE answered twice) is not ours to ACK this way: it is
         logged and left to time out at the far end."""
+        if self._ack is None:
+            return  # the first 2xx is not processed yet: its ACK is on its way
         to_tag = NameAddr.parse(ok.headers.get("To") or "").tag
         if to_tag != self.remote_tag:
             log.warning("sip.second_dialog_ignored call_id=%s to_tag=%s", self.call_id, to_tag)
             return
-        if self._ack is not None:
-            self.agent.endpoint.send_bytes(self._ack, self.agent.identity.trunk, "ACK", again=True)
+        self.agent.endpoint.send_bytes(self._ack, self.agent.identity.trunk, "ACK", again=True)
 
     def stray_2xx(self, ok: Response) -> None:
         self._resend_ack(ok)
@@ -277,7 +289,7 @@ class Call:
         headers = Headers()
         headers.add("Via", self.agent.via())
         headers.add("Max-Forwards", "70")
-        headers.add("From", str(NameAddr(self.local_uri).with_tag(self.local_tag)))
+        headers.add("From", str(self._from().with_tag(self.local_tag)))
         to = NameAddr(f"sip:{self.number}@{self.agent.identity.trunk_host}")
         headers.add("To", str(to.with_tag(self.remote_tag) if self.remote_tag else to))
         headers.add("Call-ID", self.call_id)

@@ -156,3 +156,23 @@ def test_wav_writer_and_tone() -> None:
     assert 7000 / math.sqrt(2) < _audio.rms(pcm) < 9000 / math.sqrt(2)
     with wave.open(io.BytesIO(_audio.pcm16_wav(pcm))) as read:
         assert (read.getframerate(), read.getnchannels(), read.getnframes()) == (8000, 1, 4000)
+
+
+def test_integer_ratios_average_each_group_of_samples() -> None:
+    values = [100, 300, -50, -150, 7, 8]  # 16 kHz: pairs
+    decoded = samples(decode_audio(wav(values, rate=16000), content_type=None, url=URL))
+    assert decoded == [200, -100, 7]
+    stereo_48k = [v for n in range(12) for v in (n * 10, n * 10 + 2)]  # 6 frames a sample
+    decoded = samples(
+        decode_audio(wav(stereo_48k, rate=48000, channels=2), content_type=None, url=URL)
+    )
+    assert decoded == [26, 86]  # the mean of both channels over six frames
+
+
+def test_a_file_decoded_again_comes_from_the_cache() -> None:
+    data = wav(sine(440, 0.5, 16000), rate=16000)
+    first = decode_audio(data, content_type="audio/wav", url="http://app.example/cached.wav")
+    again = decode_audio(bytes(data), content_type="audio/wav", url="http://app.example/cached.wav")
+    assert again is first
+    elsewhere = decode_audio(data, content_type="audio/wav", url="http://app.example/other.wav")
+    assert elsewhere == first and elsewhere is not first

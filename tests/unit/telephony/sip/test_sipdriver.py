@@ -90,8 +90,10 @@ class ScriptedSession:
 
 
 class Speech:
-    async def render(self, text: str, voice: str | None = None) -> bytes:
-        return b"T" * len(text)
+    async def render(self, text: str, voice: str | None = None, *, ssml: bool = False) -> bytes:
+        if ssml and "<broken" in text:
+            raise rtp.MediaError("espeak-ng failed")
+        return (b"S" if ssml else b"T") * len(text)
 
 
 def leg_over(
@@ -170,5 +172,27 @@ async def test_operations_raise_hangup_once_the_call_has_ended() -> None:
     leg.call._end("SIP BYE")
     with pytest.raises(media.Hangup, match="SIP BYE"):
         await leg.play(media.Prompt("hello"))
+    await asyncio.sleep(0)
+    assert session.closed
+
+
+async def test_ssml_is_spoken_when_given_and_text_when_it_cannot_be() -> None:
+    session = ScriptedSession([])
+    leg = leg_over(session)
+    await leg.play(media.Prompt("hi", ssml="<speak>hi</speak>"))
+    await leg.play(media.Prompt("plain", ssml="<speak><broken/></speak>"))
+    assert session.played == [b"S" * len("<speak>hi</speak>"), b"T" * len("plain")]
+
+
+async def test_a_media_failure_ends_the_call() -> None:
+    class Failing(ScriptedSession):
+        async def play(self, pcm: bytes, *, interruptible: bool) -> str:
+            raise rtp.MediaError("cannot send RTP to 127.0.0.1:4000")
+
+    session = Failing([])
+    leg = leg_over(session)
+    with pytest.raises(media.Hangup, match="media failed: cannot send RTP"):
+        await leg.play(media.Prompt("hello"))
+    assert leg.end_cause == "media failed: cannot send RTP to 127.0.0.1:4000"
     await asyncio.sleep(0)
     assert session.closed

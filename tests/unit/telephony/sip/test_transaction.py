@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from vxdial.telephony.sip import message, sdp
+from vxdial.telephony.sip import digest, message, sdp
 from vxdial.telephony.sip.message import Headers, Request, Response
 from vxdial.telephony.sip.transaction import Timers, TransactionTimeout
 from vxdial.telephony.sip.ua import Call, Identity, UserAgent
@@ -293,3 +293,118 @@ def in_dialog(call: Call, method: str, peer: Peer, *, cseq: int, body: bytes = b
     if body:
         headers.add("Content-Type", "application/sdp")
     return Request(method, call.agent.contact_uri, headers, body)
+
+
+async def test_a_challenged_bye_is_sent_again_with_credentials(peer: Peer) -> None:
+    host, port = peer.address
+    agent = UserAgent(
+        Identity(
+            trunk=(host, port),
+            trunk_host=host,
+            from_domain="vxdial.test",
+            credentials=digest.Credentials("alice", "secret"),
+        ),
+        bind_host="127.0.0.1",
+        bind_port=0,
+        timers=TIMERS,
+    )
+    await agent.start()
+    try:
+        call = await answered(agent, peer)
+        bye = asyncio.ensure_future(call.bye())
+        first, source = await peer.next_request("BYE")
+        challenge = reply(first, 407, "Proxy Authentication Required")
+        challenge.headers.add(
+            "Proxy-Authenticate", 'Digest realm="trunk", nonce="abc", qop="auth", algorithm=MD5'
+        )
+        peer.send(challenge, source)
+        second, _ = await peer.next_request("BYE")
+        assert second.cseq == (first.cseq[0] + 1, "BYE")
+        credentials = second.headers.get("Proxy-Authorization") or ""
+        assert 'username="alice"' in credentials and f'uri="{second.uri}"' in credentials
+        peer.send(reply(second, 200, "OK"), source)
+        await bye
+    finally:
+        agent.close()
+
+
+async def test_a_reinvite_without_sdp_gets_our_offer_and_its_ack_the_answer(
+    agent: UserAgent, peer: Peer
+) -> None:
+    call = await answered(agent, peer)
+    changes: list[sdp.Description] = []
+    call.on_media_change = changes.append
+    peer.send(in_dialog(call, "INVITE", peer, cseq=7), agent.local_address)
+    ok, _ = await peer.next()
+    assert isinstance(ok, Response) and ok.body == OUR_SDP
+    answer = sdp.offer(sdp.MediaOffer("127.0.0.1", 4200, (("PCMU", 0),)))
+    peer.send(in_dialog(call, "ACK", peer, cseq=7, body=answer), agent.local_address)
+    await asyncio.sleep(0.05)
+    assert [c.port for c in changes] == [4200]
+
+
+async def test_calls_to_us_are_declined(agent: UserAgent, peer: Peer) -> None:
+    invite = options(agent, peer)
+    invite.method = "INVITE"
+    invite.headers.set("CSeq", "1 INVITE")
+    invite.headers.set("Via", "SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKpeer3")
+    peer.send(invite, agent.local_address)
+    declined, _ = await peer.next()
+    assert isinstance(declined, Response) and declined.status == 603
+
+
+async def test_a_call_without_caller_id_is_anonymous(agent: UserAgent, peer: Peer) -> None:
+    call = agent.call(
+        number="15551230000",
+        caller_id="anonymous",
+        sdp_offer=lambda: OUR_SDP,
+        answer_offer=lambda offer: OUR_SDP,
+    )
+    setup = asyncio.ensure_future(call.setup(ring_timeout_s=5))
+    invite, source = await peer.next_request("INVITE")
+    sender = message.NameAddr.parse(invite.headers.get("From") or "")
+    assert (sender.display, sender.uri) == ("Anonymous", "sip:anonymous@anonymous.invalid")
+    assert invite.headers.get("P-Asserted-Identity") is None
+    peer.send(reply(invite, 486, "Busy Here"), source)
+    final = await setup
+    assert final is not None and final.status == 486
+
+
+async def test_a_proxy_then_a_registrar_challenge_are_both_answered(peer: Peer) -> None:
+    host, port = peer.address
+    agent = UserAgent(
+        Identity(
+            trunk=(host, port),
+            trunk_host=host,
+            from_domain="vxdial.test",
+            credentials=digest.Credentials("alice", "secret"),
+        ),
+        bind_host="127.0.0.1",
+        bind_port=0,
+        timers=TIMERS,
+    )
+    await agent.start()
+    try:
+        call = new_call(agent)
+        setup = asyncio.ensure_future(call.setup(ring_timeout_s=5))
+        first, source = await peer.next_request("INVITE")
+        proxy = reply(first, 407, "Proxy Authentication Required")
+        proxy.headers.add("Proxy-Authenticate", 'Digest realm="proxy", nonce="p1", qop="auth"')
+        peer.send(proxy, source)
+        second, _ = await peer.next_request("INVITE")
+        server = reply(second, 401, "Unauthorized")
+        server.headers.add(
+            "WWW-Authenticate", 'Digest realm="uas", nonce="u1", algorithm=SHA-256, qop="auth"'
+        )
+        peer.send(server, source)
+        third, _ = await peer.next_request("INVITE")
+        assert [first.cseq[0], second.cseq[0], third.cseq[0]] == [1, 2, 3]
+        assert 'realm="proxy"' in (third.headers.get("Proxy-Authorization") or "")
+        assert 'realm="uas"' in (third.headers.get("Authorization") or "")
+        assert "algorithm=SHA-256" in (third.headers.get("Authorization") or "")
+        assert len({first.call_id, second.call_id, third.call_id}) == 1
+        peer.send(reply(third, 486, "Busy Here"), source)
+        final = await setup
+        assert final is not None and final.status == 486
+    finally:
+        agent.close()
