@@ -145,6 +145,10 @@ class SipSettings:
     trunk: str = ""
     # Our UDP socket, "HOST:PORT" (port 0: any free port); HOST is also our RTP address.
     bind: str = "127.0.0.1:5060"
+    # The address the trunk reaches us at, written into Via, Contact and the SDP ("" : the
+    # bind host, or when that is 0.0.0.0 / ::, the local address routed towards the trunk).
+    # Set it behind NAT or when the route-chosen address is not the one the trunk sees.
+    advertise: str = ""
     # Digest credentials for the trunk's 401/407 challenges ("" : none); realm "" answers
     # whatever realm the trunk names.
     username: str = ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
@@ -95,6 +96,29 @@ def outcome_of(status: int) -> calls.Outcome:
     return calls.Outcome.UNREACHABLE
 
 
+_UNSPECIFIED_HOSTS = frozenset({"", "0.0.0.0", "::"})
+
+
+def advertised_address(bind_host: str, trunk: tuple[str, int]) -> str:
+    """The address to write into Via, Contact and the SDP when ``[sip] advertise`` is
+    unset: the bind host, or for a wildcard bind, the local address the system routes
+    towards the trunk (a connected UDP socket sends nothing). Raises
+    ``errors.InvalidInput("sip.advertise")`` when no route can be found."""
+    if bind_host not in _UNSPECIFIED_HOSTS:
+        return bind_host
+    family = socket.AF_INET6 if bind_host == "::" else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(trunk)
+            return str(probe.getsockname()[0])
+    except OSError as error:
+        raise errors.InvalidInput(
+            "sip.advertise",
+            f"no route towards the trunk {trunk[0]}:{trunk[1]} ({error.strerror or error});"
+            " set the address the trunk reaches us at",
+        ) from error
+
+
 class CallsPerSecond:
     """INVITEs spaced at least 1/cps apart (no bursts: trunks count per second and
     refuse beyond), on the project's clock."""
@@ -136,6 +160,9 @@ class SipDriver:
             raise errors.InvalidInput("sip.trunk", 'is required when telephony.driver is "sip"')
         trunk_host, trunk_port = config.sip_trunk(settings.trunk, "sip.trunk")
         bind_host, bind_port = config.host_port(settings.bind, "sip.bind")
+        advertised_host = settings.advertise or advertised_address(
+            bind_host, (trunk_host, trunk_port)
+        )
         port_min, port_max = config.port_range(settings.rtp_ports, "sip.rtp_ports")
         self.settings = settings
         self._clock = clock
@@ -154,7 +181,9 @@ class SipDriver:
             bind_host=bind_host,
             bind_port=bind_port,
             timers=timers,
+            contact_host=advertised_host,
         )
+        self.advertised_host = advertised_host
         self._media = media_engine or rtp.MediaEngine(
             bind_host=bind_host,
             port_min=port_min,
@@ -232,7 +261,9 @@ class SipDriver:
         on_ringing: Callable[[], None] | None,
     ) -> tuple[DialResult, bool]:
         """(the result, whether its leg now owns the RTP session and the slot)."""
-        offer = _Offer(session, self._codecs, to_epoch_s(self._clock.now()))
+        offer = _Offer(
+            session, self._codecs, to_epoch_s(self._clock.now()), host=self.advertised_host
+        )
         caller_id = (request.caller_id or self.settings.caller_id or ANONYMOUS).removeprefix("+")
         call = self.agent.call(
             number=request.number.removeprefix("+"),
@@ -346,8 +377,14 @@ class _Offer:
     address and codec applied to the RTP session."""
 
     def __init__(
-        self, session: MediaSession, codecs: tuple[rtp.Codec, ...], session_id: int
+        self,
+        session: MediaSession,
+        codecs: tuple[rtp.Codec, ...],
+        session_id: int,
+        *,
+        host: str,
     ) -> None:
+        self._host = host  # the advertised address: the session's may be 0.0.0.0
         self._session = session
         self._codecs = codecs
         self._session_id = session_id
@@ -356,7 +393,7 @@ class _Offer:
 
     def _media(self) -> sdp.MediaOffer:
         return sdp.MediaOffer(
-            host=self._session.local_host,
+            host=self._host,
             port=self._session.local_port,
             codecs=tuple((c.name, c.payload_type) for c in self._codecs),
             telephone_event_pt=TELEPHONE_EVENT_PT,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from vxdial import config
 from vxdial.app import driver_for
 from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
+from vxdial.telephony.base import DialRequest
 
 
 def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> config.Settings:
@@ -109,3 +112,63 @@ async def test_a_bind_address_in_use_names_sip_bind(tmp_path: Path) -> None:
     assert caught.value.field == "sip.bind"
     assert f"cannot listen on 127.0.0.1:{port}" in caught.value.reason
     await driver.aclose()
+
+
+@pytest.mark.parametrize(
+    ("bind", "advertise", "expected"),
+    [
+        # A wildcard bind: the address the system routes towards the trunk (loopback here).
+        ("0.0.0.0:0", "", "127.0.0.1"),
+        # Behind NAT: the configured address, whatever the socket's own.
+        ("127.0.0.1:0", "192.0.2.10", "192.0.2.10"),
+    ],
+)
+async def test_the_invite_names_the_advertised_address(
+    tmp_path: Path, bind: str, advertise: str, expected: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as trunk:
+        trunk.bind(("127.0.0.1", 0))
+        trunk.setblocking(False)
+        settings = load(
+            tmp_path,
+            f'[telephony]\ndriver = "sip"\n[sip]\n'
+            f'trunk = "sip:127.0.0.1:{trunk.getsockname()[1]}"\n'
+            f'bind = "{bind}"\nadvertise = "{advertise}"\noptions_interval_s = 0\n',
+        )
+        driver = driver_for(settings, SystemClock())
+        await driver.start()
+        request = DialRequest(
+            call_id=1,
+            attempt=1,
+            number="15551230000",
+            caller_id=None,
+            postd=None,
+            ring_timeout_s=5.0,
+        )
+        dialing = asyncio.ensure_future(driver.dial(request))
+        try:
+            data, source = await asyncio.wait_for(loop.sock_recvfrom(trunk, 65535), 5.0)
+            invite = data.decode()
+            # Busy Here, so that the call ends at once (no CANCEL left to time out).
+            headers = [
+                line
+                for line in invite.split("\r\n\r\n")[0].split("\r\n")[1:]
+                if line.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")
+            ]
+            busy = "\r\n".join(["SIP/2.0 486 Busy Here", *headers, "Content-Length: 0", "", ""])
+            await loop.sock_sendto(trunk, busy.encode(), source)
+            result = await asyncio.wait_for(dialing, 5.0)
+        finally:
+            dialing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dialing
+            await driver.aclose()
+    assert result.outcome == "busy"
+    assert invite.startswith("INVITE sip:15551230000@127.0.0.1:")
+    assert f"Via: SIP/2.0/UDP {expected}:" in invite
+    assert f"@{expected}:" in next(
+        line for line in invite.splitlines() if line.startswith("Contact:")
+    )
+    assert f"c=IN IP4 {expected}" in invite
+    assert "0.0.0.0" not in invite
