@@ -15,7 +15,7 @@ each page many times, one request at a time over a keep-alive connection on loop
 - the campaigns list.
 
 The time is measured by the client around each request: the server's rendering plus
-loopback HTTP (~0.2 ms). Usage:
+the loopback HTTP exchange. Usage:
 python bench/web.py [--calls N] [--repeat N] [--engine sqlite|postgresql|both]
 """
 
