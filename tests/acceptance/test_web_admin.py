@@ -24,6 +24,8 @@ from tests.acceptance.web_support import (
 )
 from tests.support.webapp import WebApp
 
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def web(database_url: str, webapp: WebApp) -> Iterator[Web]:

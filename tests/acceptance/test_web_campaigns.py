@@ -27,6 +27,8 @@ from tests.support.webapp import WebApp
 
 STATES = ["queued", "dialing", "ringing", "connected", "completed", "failed", "expired", "canceled"]
 
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
