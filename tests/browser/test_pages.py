@@ -37,6 +37,18 @@ FINAL_STATES = ("completed", "failed", "expired", "canceled")
 NUMBERS = [f"1555777{n:04d}" for n in range(1, 13)]
 
 
+CLIPPED_TABLES = """() => [...document.querySelectorAll("table")].filter(table => {
+  if (table.hidden || table.getBoundingClientRect().width <= window.innerWidth) return false;
+  for (let box = table.parentElement; box; box = box.parentElement) {
+    const overflow = getComputedStyle(box).overflowX;
+    if (overflow === "auto" || overflow === "scroll") {
+      return box.getBoundingClientRect().right > window.innerWidth;
+    }
+  }
+  return true;
+}).map(table => table.id || table.className || "a table")"""
+
+
 def check(page: Page, name: str) -> None:
     """The page as it stands: forms with their token, no sideways overflow; saved."""
     expect(
@@ -44,6 +56,10 @@ def check(page: Page, name: str) -> None:
     ).to_have_count(0)
     scroll_width, width = no_horizontal_overflow(page)
     assert scroll_width <= width, f"{name}: the page is {scroll_width} px wide in {width} px"
+    # A table wider than the screen scrolls inside its own box, where all of it can be
+    # reached, rather than being cut off.
+    clipped = page.evaluate(CLIPPED_TABLES)
+    assert clipped == [], f"{name}: tables cut off: {clipped}"
     shoot(page, name)
 
 
