@@ -18,6 +18,7 @@ from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from starlette.datastructures import UploadFile
 
 from vxdial import intake
 from vxdial.api.forms import read_form
@@ -75,7 +76,7 @@ def home_of(sender: campaigns.Sender) -> str:
 
 
 def campaign_url(name: str) -> str:
-    return f"/web/campaigns/{render._urlname(name)}"
+    return f"/web/campaigns/{render.urlname(name)}"
 
 
 def back_to(form: dict[str, str], default: str) -> str:
@@ -463,7 +464,7 @@ class _KeepOpen(io.RawIOBase):
         return len(data)
 
 
-def _line_texts(upload: Any, wanted: set[int]) -> dict[int, str]:
+def _line_texts(upload: UploadFile, wanted: set[int]) -> dict[int, str]:
     """The text of the wanted line numbers of the uploaded file (it stays on disk)."""
     texts: dict[int, str] = {}
     if not wanted:
