@@ -279,6 +279,11 @@ def test_upload_a_campaign(web: Web) -> None:
     assert rejected[0][1] == "12,too short"
     assert "12" in rejected[0][2] and "not a valid phone number" in rejected[0][2]
     assert page.xpath("//a[@href='/web/campaigns/from%20the%20web']")
+    # The campaign page lists them too (line and reason).
+    campaign_page = parse(alice.get("/web/campaigns/from%20the%20web"))
+    assert campaign_page.xpath("//table[@id='campaign-rejected']//tr/@data-line") == ["2", "4"]
+    assert "(2)" in text_of(campaign_page.xpath("//h2[@id='h-campaign-rejected']")[0])
+    assert not parse(alice.get("/web/campaigns/default")).xpath("//*[@id='campaign-rejected']")
     # The same intake as queuecalls.php: the API sees the campaign and its rejections.
     campaigns = web.api().get("/api/v1/campaigns").json()["items"]
     created = next(c for c in campaigns if c["name"] == "from the web")

@@ -37,6 +37,7 @@ HISTORY_SAMPLES = 720  # 24 minutes of samples 2 s apart
 HISTORY_CAMPAIGNS = 1000  # campaigns whose history this process remembers
 HISTORY_EVERY_S = 1.5
 REJECTED_SHOWN = 1000
+REJECTED_ON_PAGE = 100
 MAX_ID = api_routes.MAX_ID
 
 ServicesDep = Annotated[Services, Depends(sessions.services)]
@@ -342,6 +343,17 @@ async def campaign_page(
         has_previous = bool(after)
     history = _history(request).add(summary, svc.clock.now())
     filters = {"state": state, "q": q} if state or q else {}
+    rejected: list[tuple[int, str]] = []
+    rejected_count = 0
+    if summary.campaign.settings is not None:  # an upload: its rejected lines
+        rejected = await svc.store.run(
+            svc.store.campaign_rejections, summary.campaign.id, limit=REJECTED_ON_PAGE
+        )
+        rejected_count = len(rejected)
+        if rejected_count == REJECTED_ON_PAGE:
+            rejected_count = await svc.store.run(
+                svc.store.count_campaign_rejections, summary.campaign.id
+            )
     return render.page(
         request,
         "campaign.html",
@@ -354,6 +366,8 @@ async def campaign_page(
         previous_before=page_calls[0].id if page_calls and has_previous else None,
         history=history,
         campaign_url=campaign_url(summary.campaign.name),
+        rejected=rejected,
+        rejected_count=rejected_count,
     )
 
 

@@ -61,6 +61,11 @@
     const t0 = history[0].t, t1 = history[history.length - 1].t;
     let top = 1;
     for (const sample of history) for (const n of Object.values(sample.counts)) top = Math.max(top, n);
+    const scale = document.getElementById("chart-scale");
+    if (scale) {
+      const time = (t) => new Date(t).toLocaleTimeString();
+      scale.textContent = "Height: 0 to " + top + " calls. Time: " + time(t0) + " to " + time(t1) + ".";
+    }
     const states = Object.keys(history[history.length - 1].counts);
     for (const state of states) {
       if (!history.some((s) => s.counts[state] > 0)) continue;
