@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.datastructures import UploadFile
@@ -478,6 +479,12 @@ class _KeepOpen(io.RawIOBase):
         return len(data)
 
 
+async def _rejected_texts(upload: UploadFile, rejections: _Rejections) -> dict[int, str]:
+    # Off the event loop: the last rejected line may be a million lines down.
+    wanted = {line for line, _ in rejections.lines}
+    return await anyio.to_thread.run_sync(_line_texts, upload, wanted)
+
+
 def _line_texts(upload: UploadFile, wanted: set[int]) -> dict[int, str]:
     """The text of the wanted line numbers of the uploaded file (it stays on disk)."""
     texts: dict[int, str] = {}
@@ -530,7 +537,7 @@ async def upload(request: Request, session: SenderSession, svc: ServicesDep) -> 
                     session.sender, checked, phone_list, report=rejections
                 )
             except intake.NoGoodLines as exc:
-                texts = _line_texts(upload_file, {line for line, _ in rejections.lines})
+                texts = await _rejected_texts(upload_file, rejections)
                 return render.page(
                     request,
                     "upload.html",
@@ -542,7 +549,7 @@ async def upload(request: Request, session: SenderSession, svc: ServicesDep) -> 
                 )
             except (errors.InvalidInputs, errors.InvalidInput, errors.Conflict) as exc:
                 return _upload_again(request, values, _problems(exc))
-            texts = _line_texts(upload_file, {line for line, _ in rejections.lines})
+            texts = await _rejected_texts(upload_file, rejections)
         finally:
             await form.aclose()
     return render.page(
