@@ -196,6 +196,12 @@ def test_live_json_has_state_counts_and_history(web: Web) -> None:
     assert later["done"] == 1
     assert [h["counts"]["canceled"] for h in later["history"]][-2:] == [0, 1]
     assert later["history"][-1]["t"] - later["history"][-2]["t"] >= 5000
+    # The page asks only for what it lacks: the samples from its last one on.
+    last_t = later["history"][-1]["t"]
+    web.clock.advance(5)  # type: ignore[attr-defined]
+    recent = alice.get("/web/campaigns/live/live.json", params={"since": last_t}).json()
+    assert [h["t"] for h in recent["history"]] == [last_t, last_t + 5000]
+    assert recent["counts"]["canceled"] == 1
 
 
 def test_export_csv_is_the_results(web: Web) -> None:

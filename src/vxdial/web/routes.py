@@ -254,11 +254,19 @@ async def _campaign(svc: Services, session: WebSession, name: str) -> campaigns.
 
 @router.get("/web/campaigns/{name:path}/live.json")
 async def campaign_live(
-    request: Request, name: str, session: SenderSession, svc: ServicesDep
+    request: Request,
+    name: str,
+    session: SenderSession,
+    svc: ServicesDep,
+    since: Annotated[int | None, Query(ge=0)] = None,
 ) -> JSONResponse:
-    """The campaign page's live data: state, counts, and the counts over time."""
+    """The campaign page's live data: state, counts, and the counts over time (with
+    ``since``, a UNIX ms time, only the samples from then on: the page polls with the
+    time of the last sample it has, so each poll carries a sample or two, not 720)."""
     summary = await _campaign(svc, session, name)
     history = _history(request).add(summary, svc.clock.now())
+    if since is not None:
+        history = [sample for sample in history if sample["t"] >= since]
     body = _counts_json(summary) | {"history": history}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
