@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import io
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from vxdial.store import WebSession
 from vxdial.web import render, sessions
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("vxdial.web")
 
 PAGE_SIZE = 50
 CAMPAIGNS_PAGE = 100
@@ -155,6 +157,7 @@ async def login(request: Request, svc: ServicesDep) -> Response:
         )
     response = see_other(home_of(sender))
     await sessions.open_session(request, response, sender)
+    log.info("web.login login=%s address=%s", sender.login, sessions.client_address(request))
     return response
 
 
@@ -164,6 +167,7 @@ async def logout(request: Request) -> Response:
     await checked_form(request, session)
     response = see_other("/web/login")
     await sessions.close_session(request, response)
+    log.info("web.logout login=%s", session.sender.login)
     return response
 
 
