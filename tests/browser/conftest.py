@@ -57,7 +57,7 @@ ALICE, ALICE_PIN = "alice", "Zq7-alice-4821"
 BOB, BOB_PIN = "bob", "Wv3-bob-9137"
 ADMIN_PIN = "Adm-2468-pin"
 # Waits for what the dialer does in the background (Playwright's expect timeouts, ms).
-SLOW_MS = 60_000
+SLOW_MS = 90_000
 
 # Pages answer in milliseconds; a loaded machine (make test runs everything) may not.
 expect.set_options(timeout=15_000)

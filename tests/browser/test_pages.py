@@ -78,7 +78,7 @@ def busy_site(start_site: Callable[..., Site]) -> Site:
     watcher = site.new_page()
     log_in(watcher, ALICE, ALICE_PIN)
     watcher.goto("/web/campaigns/reminders")
-    wait_until(lambda: finished(site, "reminders"), what=lambda: site.campaign("reminders"))
+    wait_until(lambda: finished(site, "reminders"), 120, what=lambda: site.campaign("reminders"))
     expect(watcher.locator("[data-progress-text]")).to_have_text(
         f"{len(NUMBERS)} of {len(NUMBERS)} finished"
     )
