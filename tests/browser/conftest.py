@@ -31,7 +31,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.conftest import make_settings
+from tests.conftest import fresh_database, make_settings
 from tests.support.servers import serve_in_thread
 from tests.support.webapp import WebApp
 from vxdial.app import accounts_for, open_store
@@ -179,9 +179,12 @@ class Site:
 
 
 @pytest.fixture
-def start_site(sqlite_url: str, webapp: WebApp, browser: Browser) -> Iterator[Callable[..., Site]]:
-    """``start_site(*rules, lines=..., alice_lines=...)``: vxdial dialing through the sim
-    carrier (every number answered and pressing 1, unless ``rules`` say otherwise)."""
+def start_site(
+    request: pytest.FixtureRequest, tmp_path: Path, webapp: WebApp, browser: Browser
+) -> Iterator[Callable[..., Site]]:
+    """``start_site(*rules, lines=..., alice_lines=..., engine=...)``: vxdial dialing
+    through the sim carrier (every number answered and pressing 1, unless ``rules`` say
+    otherwise), on a fresh SQLite database (or PostgreSQL with ``engine="postgresql"``)."""
     stack = contextlib.ExitStack()
     sites: list[Site] = []
 
@@ -190,10 +193,16 @@ def start_site(sqlite_url: str, webapp: WebApp, browser: Browser) -> Iterator[Ca
         lines: int = 10,
         alice_lines: int | None = 2,
         cps: float = 1000,
+        engine: str = "sqlite",
     ) -> Site:
         rules = rules or (SimRule(match="*", dtmf="1", ring_seconds=4),)
+        folder = tmp_path / f"site-{len(sites)}"
+        folder.mkdir()
+        databases = fresh_database(request, engine, folder)
+        database_url = next(databases)
+        stack.callback(lambda: next(databases, None))  # drops it, once the server stopped
         settings = make_settings(
-            sqlite_url,
+            database_url,
             dialer=DialerSettings(lines=lines, cps=cps, poll_s=0.5, lease_s=600),
             sim=SimSettings(speed=SPEED, rule=rules),
         )

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import Page, Response, expect
 
 from tests.browser.conftest import (
@@ -72,10 +73,14 @@ def is_live(response: Response) -> bool:
     return urlsplit(response.url).path.endswith("/live.json")
 
 
-def test_upload_a_campaign_and_watch_it_to_the_end(start_site: Callable[..., Site]) -> None:
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_upload_a_campaign_and_watch_it_to_the_end(
+    start_site: Callable[..., Site], engine: str
+) -> None:
     # Two lines for alice, each call ringing 1.5 s of real time: the campaign lasts
     # several of the page's 2 s polls.
-    site = start_site(SimRule(match="*", dtmf="1", ring_seconds=30), alice_lines=2)
+    site = start_site(SimRule(match="*", dtmf="1", ring_seconds=30), alice_lines=2, engine=engine)
     page = site.new_page()
     log_in(page, ALICE, ALICE_PIN)
     page.locator("header").get_by_role("link", name="Upload", exact=True).click()
