@@ -195,3 +195,28 @@ def test_the_pages_with_the_keyboard(site: Site, page: Page) -> None:
     with page.expect_navigation():
         page.keyboard.press("Enter")
     expect(page.locator("#campaign-state")).to_have_text("paused")
+
+
+def test_too_many_wrong_pins_lock_the_login_for_a_while(site: Site, page: Page) -> None:
+    for _ in range(5):
+        page.goto("/web/login")
+        page.get_by_label("Login", exact=True).fill(ALICE)
+        page.get_by_label("PIN", exact=True).fill("not-her-pin-0")
+        with page.expect_navigation() as navigation:
+            page.get_by_role("button", name="Log in").click()
+        assert navigation.value is not None and navigation.value.status == 401
+    # Now even her PIN is refused, on the web and through the API (one throttle)...
+    page.goto("/web/login")
+    page.get_by_label("Login", exact=True).fill(ALICE)
+    page.get_by_label("PIN", exact=True).fill(ALICE_PIN)
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Log in").click()
+    response = navigation.value
+    assert response is not None and response.status == 429
+    assert int(response.headers["retry-after"]) > 0
+    expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    with site.api() as client:
+        assert client.get("/api/v1/me").status_code == 429
+    # ... while bob, from the same address, logs in.
+    log_in(page, BOB, BOB_PIN)
