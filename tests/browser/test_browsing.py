@@ -101,3 +101,24 @@ def test_the_campaigns_list_and_a_call_page_update_live(
     for page in (listing, call_page):
         assert page.evaluate("window.vxdialTestMarker") == "not reloaded"
     wait_until(lambda: site.campaign("live")["counts"]["completed"] == len(numbers))
+
+
+def test_the_pages_work_without_javascript(site: Site) -> None:
+    page = site.new_page(java_script_enabled=False)
+    log_in(page, ALICE, ALICE_PIN)
+    page.goto("/web/upload")
+    page.get_by_label("Campaign name").fill("plain")
+    page.get_by_label("Phone list").set_input_files(
+        files=[{"name": "plain.csv", "mimeType": "text/csv", "buffer": b"15551230001\n12\n"}]
+    )
+    page.get_by_label("Start URL").fill(site.start_url)
+    with page.expect_navigation():  # a plain form post, answered by the result page
+        page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#accepted-count")).to_have_text("1")
+    expect(page.locator("#rejected tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="Open campaign plain").click()
+    expect(page.locator("#campaign-state")).to_have_text("active")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#campaign-state")).to_have_text("paused")
+    assert site.campaign("plain")["state"] == "paused"
