@@ -14,10 +14,12 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,6 +29,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    Response,
     expect,
     sync_playwright,
 )
@@ -56,6 +59,8 @@ SPEED = 20.0
 ALICE, ALICE_PIN = "alice", "Zq7-alice-4821"
 BOB, BOB_PIN = "bob", "Wv3-bob-9137"
 ADMIN_PIN = "Adm-2468-pin"
+ACTIVE_STATES = ("dialing", "ringing", "connected")  # a call up on a line
+GOOD = [f"1555123{n:04d}" for n in range(1, 10)]  # numbers the sim carrier answers
 # Waits for what the dialer does in the background (Playwright's expect timeouts, ms).
 SLOW_MS = 90_000
 
@@ -282,3 +287,23 @@ def no_horizontal_overflow(page: Page) -> tuple[int, int]:
 
 def phone_list(good: list[str], bad: list[str]) -> str:
     return "".join(f"{line}\r\n" for line in [*good, *bad])
+
+
+def count(page: Page, state: str) -> int:
+    text = page.locator(f'[data-count="{state}"]').first.inner_text()
+    return int(re.sub(r"\D", "", text) or 0)
+
+
+def wait_until(
+    check: Callable[[], bool], timeout_s: float = 60.0, what: Callable[[], object] = str
+) -> None:
+    """Wait for something the dialer does in the background (``what()`` says where it
+    stands when it times out)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting: {what()}"
+        time.sleep(0.05)
+
+
+def is_live(response: Response) -> bool:
+    return urlsplit(response.url).path.endswith("/live.json")

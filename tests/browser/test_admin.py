@@ -12,11 +12,14 @@ from tests.browser.conftest import (
     ADMIN_PIN,
     ALICE,
     ALICE_PIN,
+    GOOD,
     SLOW_MS,
     Site,
+    count,
+    is_live,
     log_in,
+    wait_until,
 )
-from tests.browser.test_campaigns import GOOD, count, is_live, wait_until
 from vxdial.config import SimRule
 
 CAROL, CAROL_PIN, CAROL_NEW_PIN = "carol", "Cq5-carol-7315", "Cq5-carol-8426"

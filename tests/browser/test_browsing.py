@@ -8,8 +8,16 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN_PIN, ALICE, ALICE_PIN, SLOW_MS, Site, log_in
-from tests.browser.test_campaigns import GOOD, wait_until
+from tests.browser.conftest import (
+    ADMIN_PIN,
+    ALICE,
+    ALICE_PIN,
+    GOOD,
+    SLOW_MS,
+    Site,
+    log_in,
+    wait_until,
+)
 from vxdial.config import SimRule
 
 PAGE_SIZE = 50

@@ -5,26 +5,27 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, Response, expect
 
 from tests.browser.conftest import (
+    ACTIVE_STATES,
     ALICE,
     ALICE_PIN,
+    GOOD,
     SLOW_MS,
     Site,
+    count,
+    is_live,
     log_in,
     phone_list,
+    wait_until,
 )
 from vxdial.config import SimRule
 from vxdial.delivery import signature
 
-ACTIVE_STATES = ("dialing", "ringing", "connected")
-GOOD = [f"1555123{n:04d}" for n in range(1, 10)]
 # Lines 3, 7 and 12 of the list are bad.
 BAD = {3: "12,too-short", 7: "not-a-number,ref-7", 12: "1555123000012345678,too-long"}
 
@@ -51,26 +52,6 @@ RECORD_PROGRESS = """() => {
     },
   });
 }"""
-
-
-def count(page: Page, state: str) -> int:
-    text = page.locator(f'[data-count="{state}"]').first.inner_text()
-    return int(re.sub(r"\D", "", text) or 0)
-
-
-def wait_until(
-    check: Callable[[], bool], timeout_s: float = 60.0, what: Callable[[], object] = str
-) -> None:
-    """Wait for something the dialer does in the background (``what()`` says where it
-    stands when it times out)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting: {what()}"
-        time.sleep(0.05)
-
-
-def is_live(response: Response) -> bool:
-    return urlsplit(response.url).path.endswith("/live.json")
 
 
 @pytest.mark.postgres

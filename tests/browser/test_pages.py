@@ -21,8 +21,8 @@ from tests.browser.conftest import (
     no_horizontal_overflow,
     phone_list,
     shoot,
+    wait_until,
 )
-from tests.browser.test_campaigns import wait_until
 from vxdial.config import SimRule
 
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
