@@ -27,6 +27,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    FilePayload,
     Page,
     Playwright,
     Response,
@@ -283,6 +284,11 @@ def no_horizontal_overflow(page: Page) -> tuple[int, int]:
     """(document scroll width, viewport width): the first must not exceed the second."""
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     return int(widths[0]), int(widths[1])
+
+
+def csv_file(name: str, content: bytes) -> FilePayload:
+    """A file for an <input type=file>, from memory."""
+    return {"name": name, "mimeType": "text/csv", "buffer": content}
 
 
 def phone_list(good: list[str], bad: list[str]) -> str:

@@ -15,6 +15,7 @@ from tests.browser.conftest import (
     GOOD,
     SLOW_MS,
     Site,
+    csv_file,
     log_in,
     wait_until,
 )
@@ -117,7 +118,7 @@ def test_the_pages_work_without_javascript(site: Site) -> None:
     page.goto("/web/upload")
     page.get_by_label("Campaign name").fill("plain")
     page.get_by_label("Phone list").set_input_files(
-        files=[{"name": "plain.csv", "mimeType": "text/csv", "buffer": b"15551230001\n12\n"}]
+        files=csv_file("plain.csv", b"15551230001\n12\n")
     )
     page.get_by_label("Start URL").fill(site.start_url)
     with page.expect_navigation():  # a plain form post, answered by the result page

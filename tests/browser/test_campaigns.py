@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     SLOW_MS,
     Site,
     count,
+    csv_file,
     is_live,
     log_in,
     phone_list,
@@ -69,9 +70,7 @@ def test_upload_a_campaign_and_watch_it_to_the_end(
 
     content, good = spring_list()
     page.get_by_label("Campaign name").fill("spring")
-    page.get_by_label("Phone list").set_input_files(
-        files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": content.encode()}]
-    )
+    page.get_by_label("Phone list").set_input_files(files=csv_file("spring.csv", content.encode()))
     page.get_by_label("Start URL").fill(site.start_url)
     page.get_by_label("Result URL").fill(site.result_url)
     # The script sends the form itself (XMLHttpRequest) to show the upload's progress:

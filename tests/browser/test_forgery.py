@@ -34,7 +34,9 @@ def refuse_every_form(page: Page, site: Site, paths: list[str], other_token: str
         assert own_token and own_token != other_token
         for action, fields in post_forms(page):
             for token in (None, other_token):
-                sent = fields if token is None else {**fields, "csrf_token": token}
+                sent: dict[str, str | float | bool] = dict(fields)
+                if token is not None:
+                    sent["csrf_token"] = token
                 answer = page.request.post(action, form=sent, max_redirects=0)
                 assert answer.status == 403, (action, token, answer.status)
                 assert CSRF_HEADING in answer.text(), action

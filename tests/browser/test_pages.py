@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     Site,
+    csv_file,
     log_in,
     no_horizontal_overflow,
     phone_list,
@@ -65,7 +66,9 @@ def check(page: Page, name: str) -> None:
 
 def finished(site: Site, name: str) -> bool:
     campaign = site.campaign(name)
-    return sum(campaign["counts"].get(s, 0) for s in FINAL_STATES) == campaign["total"]
+    done: int = sum(campaign["counts"].get(s, 0) for s in FINAL_STATES)
+    total: int = campaign["total"]
+    return done == total
 
 
 @pytest.fixture
@@ -124,9 +127,7 @@ def test_every_page(busy_site: Site, viewport: str) -> None:
         [f"1555999{n:04d},ref-{n}" for n in range(1, 10)],
         ["12,too-short", "not-a-number", "1555123000012345678"],
     )
-    page.get_by_label("Phone list").set_input_files(
-        files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": content.encode()}]
-    )
+    page.get_by_label("Phone list").set_input_files(files=csv_file("spring.csv", content.encode()))
     page.get_by_label("Start URL").fill(site.start_url)
     page.get_by_label("Result URL").fill(site.result_url)
     page.get_by_role("button", name="Upload").click()
