@@ -76,7 +76,7 @@ def busy_site(start_site: Callable[..., Site]) -> Site:
     """alice with a finished campaign of mixed results, and a paused one."""
     site = start_site(*RULES, alice_lines=2)
     lines = [f"{n},appt-{i}" for i, n in enumerate(NUMBERS, 1)]
-    site.upload("reminders", lines)
+    site.upload("reminders", [*lines, "555-12,appt-13", "call me,appt-14"])  # two bad lines
     # Watched while it runs: the server keeps the samples of the polls for the chart.
     watcher = site.new_page()
     log_in(watcher, ALICE, ALICE_PIN)
