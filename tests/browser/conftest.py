@@ -31,6 +31,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Response,
+    ViewportSize,
     expect,
     sync_playwright,
 )
@@ -52,8 +53,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 # The simulated world runs this many times faster than real time.
 SPEED = 20.0
@@ -122,10 +123,10 @@ class Site:
     def result_url(self) -> str:
         return self.webapp.url("/result")
 
-    def new_page(self, viewport: dict[str, int] | None = None, **options: Any) -> Page:
+    def new_page(self, viewport: ViewportSize | None = None, **options: Any) -> Page:
         """A page in a browser context of its own (its own cookies)."""
         context = self.browser.new_context(
-            viewport=viewport or DESKTOP,  # type: ignore[arg-type]
+            viewport=viewport or DESKTOP,
             base_url=self.base_url,
             accept_downloads=True,
             **options,

@@ -104,7 +104,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
 
 def test_a_campaign_through_vxdial_serve(serve: Serve, webapp: WebApp, browser: Browser) -> None:
     webapp.bodies["/start.vxml"] = START
-    context = browser.new_context(viewport=DESKTOP, base_url=serve.base_url)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=DESKTOP, base_url=serve.base_url)
     errors: list[str] = []
     try:
         page = context.new_page()
