@@ -122,8 +122,15 @@ def test_upload_a_campaign_and_watch_it_to_the_end(
     assert navigations == []
     assert live and all(r.status == 200 for r in live)
 
-    # The calls table: every call, with its number.
+    # The calls table: every call, with its number; and the list's rejected lines.
     page.reload()
+    rejected_here = page.locator("#campaign-rejected tr[data-line]")
+    expect(rejected_here).to_have_count(len(BAD))
+    expect(rejected_here.first).to_be_hidden()  # folded until asked for
+    page.get_by_text("Show them").click()
+    expect(rejected_here).to_have_text(
+        [re.compile(rf"^{line}.*not a valid phone number") for line in sorted(BAD)]
+    )
     calls = site.calls(site.campaign("spring")["id"])
     assert len(calls) == good
     rows = page.locator("table#calls tr[data-call-id]")
