@@ -24,6 +24,8 @@ from tests.acceptance.web_support import (
 )
 from tests.support.webapp import WebApp
 
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
@@ -170,3 +172,22 @@ def test_the_audit_log_has_web_and_api_actions(web: Web, admin: Browser) -> None
     assert rows[2][6] == "4 lines"
     # PINs never reach the log.
     assert "5555-carol" not in admin.get("/web/admin/audit").text
+
+
+def test_the_api_admin_cancels_are_audited(web: Web, admin: Browser) -> None:
+    call = web.api().post(
+        "/api/v1/calls", json={"phone_number": "15551234567", "start_url": web.start_url}
+    )
+    call_id = call.json()["id"]
+    campaign_id = call.json()["campaign_id"]
+    api_admin = web.api("admin", ADMIN_PIN)
+    assert api_admin.delete(f"/api/v1/admin/calls/{call_id}").status_code == 200
+    assert api_admin.post(f"/api/v1/admin/campaigns/{campaign_id}/cancel").status_code == 200
+    rows = audit_rows(admin)
+    assert [(r[2], r[3], r[5]) for r in rows] == [
+        ("campaign.cancel", f"campaign {campaign_id}", "api"),
+        ("call.cancel", f"call {call_id}", "api"),
+    ]
+    # A refused action is not recorded.
+    assert api_admin.delete(f"/api/v1/admin/calls/{call_id}").status_code == 409
+    assert len(audit_rows(admin)) == 2

@@ -27,6 +27,8 @@ from tests.support.webapp import WebApp
 
 STATES = ["queued", "dialing", "ringing", "connected", "completed", "failed", "expired", "canceled"]
 
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
@@ -194,6 +196,12 @@ def test_live_json_has_state_counts_and_history(web: Web) -> None:
     assert later["done"] == 1
     assert [h["counts"]["canceled"] for h in later["history"]][-2:] == [0, 1]
     assert later["history"][-1]["t"] - later["history"][-2]["t"] >= 5000
+    # The page asks only for what it lacks: the samples from its last one on.
+    last_t = later["history"][-1]["t"]
+    web.clock.advance(5)  # type: ignore[attr-defined]
+    recent = alice.get("/web/campaigns/live/live.json", params={"since": last_t}).json()
+    assert [h["t"] for h in recent["history"]] == [last_t, last_t + 5000]
+    assert recent["counts"]["canceled"] == 1
 
 
 def test_export_csv_is_the_results(web: Web) -> None:
@@ -277,6 +285,11 @@ def test_upload_a_campaign(web: Web) -> None:
     assert rejected[0][1] == "12,too short"
     assert "12" in rejected[0][2] and "not a valid phone number" in rejected[0][2]
     assert page.xpath("//a[@href='/web/campaigns/from%20the%20web']")
+    # The campaign page lists them too (line and reason).
+    campaign_page = parse(alice.get("/web/campaigns/from%20the%20web"))
+    assert campaign_page.xpath("//table[@id='campaign-rejected']//tr/@data-line") == ["2", "4"]
+    assert "(2)" in text_of(campaign_page.xpath("//h2[@id='h-campaign-rejected']")[0])
+    assert not parse(alice.get("/web/campaigns/default")).xpath("//*[@id='campaign-rejected']")
     # The same intake as queuecalls.php: the API sees the campaign and its rejections.
     campaigns = web.api().get("/api/v1/campaigns").json()["items"]
     created = next(c for c in campaigns if c["name"] == "from the web")

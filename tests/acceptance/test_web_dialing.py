@@ -26,6 +26,8 @@ CONFIRM = b"""<?xml version="1.0"?>
   </form>
 </vxml>"""
 
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def web(database_url: str, webapp: WebApp) -> Iterator[Web]:

@@ -71,6 +71,8 @@ ADMIN_ROUTES = {
     ("GET", "/web/admin/audit"): "/web/admin/audit",
 }
 
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def web(database_url: str, webapp: WebApp) -> Iterator[Web]:

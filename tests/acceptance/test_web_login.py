@@ -21,6 +21,10 @@ from tests.acceptance.web_support import (
     text_of,
 )
 from tests.support.webapp import WebApp
+from vxdial.config import WebSettings
+from vxdial.domain.clock import FakeClock
+
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
 
 
 @pytest.fixture
@@ -180,3 +184,24 @@ def test_error_pages_have_the_layout_status_and_a_sentence(web: Web) -> None:
     assert sender_page.status_code == 403
     # The API's errors stay JSON.
     assert web.api().get("/api/v1/calls/999999").json()["errors"]
+
+
+def test_a_session_ends_after_its_idle_time_and_its_maximum_age(
+    database_url: str, webapp: WebApp
+) -> None:
+    web_settings = WebSettings(session_idle_s=3600, session_max_s=3 * 3600)
+    with running_web(database_url, webapp, web=web_settings) as web:
+        clock = web.clock
+        assert isinstance(clock, FakeClock)
+        alice = web.logged_in(ALICE, ALICE_PIN)
+        # Used every 50 minutes, it lives on past the idle time...
+        for _ in range(3):
+            clock.advance(50 * 60)
+            assert alice.get("/web/campaigns").status_code == 200
+        # ... but not past its maximum age.
+        clock.advance(40 * 60)
+        assert alice.get("/web/campaigns").headers["location"] == "/web/login"
+        # Left alone longer than the idle time, a new session ends too.
+        bob = web.logged_in(BOB, "7390-bob")
+        clock.advance(3601)
+        assert bob.get("/web/campaigns").headers["location"] == "/web/login"

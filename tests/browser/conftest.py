@@ -14,10 +14,12 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -25,13 +27,16 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    FilePayload,
     Page,
     Playwright,
+    Response,
+    ViewportSize,
     expect,
     sync_playwright,
 )
 
-from tests.conftest import make_settings
+from tests.conftest import fresh_database, make_settings
 from tests.support.servers import serve_in_thread
 from tests.support.webapp import WebApp
 from vxdial.app import accounts_for, open_store
@@ -48,16 +53,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 # The simulated world runs this many times faster than real time.
 SPEED = 20.0
 ALICE, ALICE_PIN = "alice", "Zq7-alice-4821"
 BOB, BOB_PIN = "bob", "Wv3-bob-9137"
 ADMIN_PIN = "Adm-2468-pin"
+ACTIVE_STATES = ("dialing", "ringing", "connected")  # a call up on a line
+GOOD = [f"1555123{n:04d}" for n in range(1, 10)]  # numbers the sim carrier answers
 # Waits for what the dialer does in the background (Playwright's expect timeouts, ms).
-SLOW_MS = 60_000
+SLOW_MS = 90_000
 
 # Pages answer in milliseconds; a loaded machine (make test runs everything) may not.
 expect.set_options(timeout=15_000)
@@ -116,10 +123,10 @@ class Site:
     def result_url(self) -> str:
         return self.webapp.url("/result")
 
-    def new_page(self, viewport: dict[str, int] | None = None, **options: Any) -> Page:
+    def new_page(self, viewport: ViewportSize | None = None, **options: Any) -> Page:
         """A page in a browser context of its own (its own cookies)."""
         context = self.browser.new_context(
-            viewport=viewport or DESKTOP,  # type: ignore[arg-type]
+            viewport=viewport or DESKTOP,
             base_url=self.base_url,
             accept_downloads=True,
             **options,
@@ -179,9 +186,12 @@ class Site:
 
 
 @pytest.fixture
-def start_site(sqlite_url: str, webapp: WebApp, browser: Browser) -> Iterator[Callable[..., Site]]:
-    """``start_site(*rules, lines=..., alice_lines=...)``: vxdial dialing through the sim
-    carrier (every number answered and pressing 1, unless ``rules`` say otherwise)."""
+def start_site(
+    request: pytest.FixtureRequest, tmp_path: Path, webapp: WebApp, browser: Browser
+) -> Iterator[Callable[..., Site]]:
+    """``start_site(*rules, lines=..., alice_lines=..., engine=...)``: vxdial dialing
+    through the sim carrier (every number answered and pressing 1, unless ``rules`` say
+    otherwise), on a fresh SQLite database (or PostgreSQL with ``engine="postgresql"``)."""
     stack = contextlib.ExitStack()
     sites: list[Site] = []
 
@@ -190,10 +200,16 @@ def start_site(sqlite_url: str, webapp: WebApp, browser: Browser) -> Iterator[Ca
         lines: int = 10,
         alice_lines: int | None = 2,
         cps: float = 1000,
+        engine: str = "sqlite",
     ) -> Site:
         rules = rules or (SimRule(match="*", dtmf="1", ring_seconds=4),)
+        folder = tmp_path / f"site-{len(sites)}"
+        folder.mkdir()
+        databases = fresh_database(request, engine, folder)
+        database_url = next(databases)
+        stack.callback(lambda: next(databases, None))  # drops it, once the server stopped
         settings = make_settings(
-            sqlite_url,
+            database_url,
             dialer=DialerSettings(lines=lines, cps=cps, poll_s=0.5, lease_s=600),
             sim=SimSettings(speed=SPEED, rule=rules),
         )
@@ -271,5 +287,30 @@ def no_horizontal_overflow(page: Page) -> tuple[int, int]:
     return int(widths[0]), int(widths[1])
 
 
+def csv_file(name: str, content: bytes) -> FilePayload:
+    """A file for an <input type=file>, from memory."""
+    return {"name": name, "mimeType": "text/csv", "buffer": content}
+
+
 def phone_list(good: list[str], bad: list[str]) -> str:
     return "".join(f"{line}\r\n" for line in [*good, *bad])
+
+
+def count(page: Page, state: str) -> int:
+    text = page.locator(f'[data-count="{state}"]').first.inner_text()
+    return int(re.sub(r"\D", "", text) or 0)
+
+
+def wait_until(
+    check: Callable[[], bool], timeout_s: float = 60.0, what: Callable[[], object] = str
+) -> None:
+    """Wait for something the dialer does in the background (``what()`` says where it
+    stands when it times out)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting: {what()}"
+        time.sleep(0.05)
+
+
+def is_live(response: Response) -> bool:
+    return urlsplit(response.url).path.endswith("/live.json")

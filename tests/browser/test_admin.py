@@ -12,11 +12,14 @@ from tests.browser.conftest import (
     ADMIN_PIN,
     ALICE,
     ALICE_PIN,
+    GOOD,
     SLOW_MS,
     Site,
+    count,
+    is_live,
     log_in,
+    wait_until,
 )
-from tests.browser.test_campaigns import GOOD, count, is_live, wait_until
 from vxdial.config import SimRule
 
 CAROL, CAROL_PIN, CAROL_NEW_PIN = "carol", "Cq5-carol-7315", "Cq5-carol-8426"
@@ -137,3 +140,27 @@ def test_suspending_all_dialing(start_site: Callable[..., Site]) -> None:
 
     admin.locator("header").get_by_role("link", name="Audit log", exact=True).click()
     expect(admin.locator("table#audit tbody tr")).to_have_count(2)  # suspended, resumed
+
+
+def test_the_lines_page_shows_the_calls_up_as_they_come_and_go(
+    start_site: Callable[..., Site],
+) -> None:
+    # Callees who press nothing and hang up after 40 s: each call holds a line for
+    # ~2.5 s of real time; the campaign lasts three of the page's 5 s refreshes.
+    site = start_site(SimRule(match="*", ring_seconds=10, talk_seconds=40), alice_lines=2)
+    admin = site.new_page()
+    log_in(admin, "admin", ADMIN_PIN)
+    admin.goto("/web/admin/lines")
+    expect(admin.locator("#lines-total")).to_have_text("0")
+    admin.evaluate("window.vxdialTestMarker = 'not reloaded'")
+    numbers = [f"1555321{n:04d}" for n in range(1, 13)]
+    site.upload("busy", numbers)
+    # The page refreshes itself: alice's two lines in use (her limit), then none.
+    alice_row = admin.locator('#lines-in-use tr[data-sender="alice"]')
+    expect(alice_row.locator("td").last).to_have_text("2", timeout=SLOW_MS)
+    expect(alice_row.locator("td").first).to_have_text("2")  # her own lines
+    expect(admin.locator("#lines-total")).to_have_text("2")
+    wait_until(lambda: site.campaign("busy")["counts"]["completed"] == len(numbers), 120)
+    expect(alice_row).to_have_count(0, timeout=SLOW_MS)
+    expect(admin.locator("#lines-total")).to_have_text("0")
+    assert admin.evaluate("window.vxdialTestMarker") == "not reloaded"

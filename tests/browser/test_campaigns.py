@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import Page, Response, expect
 
 from tests.browser.conftest import (
+    ACTIVE_STATES,
     ALICE,
     ALICE_PIN,
+    GOOD,
     SLOW_MS,
     Site,
+    count,
+    csv_file,
+    is_live,
     log_in,
     phone_list,
+    wait_until,
 )
 from vxdial.config import SimRule
 from vxdial.delivery import signature
 
-ACTIVE_STATES = ("dialing", "ringing", "connected")
-GOOD = [f"1555123{n:04d}" for n in range(1, 10)]
 # Lines 3, 7 and 12 of the list are bad.
 BAD = {3: "12,too-short", 7: "not-a-number,ref-7", 12: "1555123000012345678,too-long"}
 
@@ -52,30 +55,14 @@ RECORD_PROGRESS = """() => {
 }"""
 
 
-def count(page: Page, state: str) -> int:
-    text = page.locator(f'[data-count="{state}"]').first.inner_text()
-    return int(re.sub(r"\D", "", text) or 0)
-
-
-def wait_until(
-    check: Callable[[], bool], timeout_s: float = 60.0, what: Callable[[], object] = str
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_upload_a_campaign_and_watch_it_to_the_end(
+    start_site: Callable[..., Site], engine: str
 ) -> None:
-    """Wait for something the dialer does in the background (``what()`` says where it
-    stands when it times out)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting: {what()}"
-        time.sleep(0.05)
-
-
-def is_live(response: Response) -> bool:
-    return urlsplit(response.url).path.endswith("/live.json")
-
-
-def test_upload_a_campaign_and_watch_it_to_the_end(start_site: Callable[..., Site]) -> None:
-    # Two lines for alice, each call ringing a second of real time: the campaign lasts
+    # Two lines for alice, each call ringing 1.5 s of real time: the campaign lasts
     # several of the page's 2 s polls.
-    site = start_site(SimRule(match="*", dtmf="1", ring_seconds=20), alice_lines=2)
+    site = start_site(SimRule(match="*", dtmf="1", ring_seconds=30), alice_lines=2, engine=engine)
     page = site.new_page()
     log_in(page, ALICE, ALICE_PIN)
     page.locator("header").get_by_role("link", name="Upload", exact=True).click()
@@ -83,9 +70,7 @@ def test_upload_a_campaign_and_watch_it_to_the_end(start_site: Callable[..., Sit
 
     content, good = spring_list()
     page.get_by_label("Campaign name").fill("spring")
-    page.get_by_label("Phone list").set_input_files(
-        files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": content.encode()}]
-    )
+    page.get_by_label("Phone list").set_input_files(files=csv_file("spring.csv", content.encode()))
     page.get_by_label("Start URL").fill(site.start_url)
     page.get_by_label("Result URL").fill(site.result_url)
     # The script sends the form itself (XMLHttpRequest) to show the upload's progress:
@@ -137,8 +122,15 @@ def test_upload_a_campaign_and_watch_it_to_the_end(start_site: Callable[..., Sit
     assert navigations == []
     assert live and all(r.status == 200 for r in live)
 
-    # The calls table: every call, with its number.
+    # The calls table: every call, with its number; and the list's rejected lines.
     page.reload()
+    rejected_here = page.locator("#campaign-rejected tr[data-line]")
+    expect(rejected_here).to_have_count(len(BAD))
+    expect(rejected_here.first).to_be_hidden()  # folded until asked for
+    page.get_by_text("Show them").click()
+    expect(rejected_here).to_have_text(
+        [re.compile(rf"^{line}.*not a valid phone number") for line in sorted(BAD)]
+    )
     calls = site.calls(site.campaign("spring")["id"])
     assert len(calls) == good
     rows = page.locator("table#calls tr[data-call-id]")
@@ -174,7 +166,7 @@ def test_upload_a_campaign_and_watch_it_to_the_end(start_site: Callable[..., Sit
 
 def test_pause_and_resume_a_campaign(start_site: Callable[..., Site]) -> None:
     site = start_site(SimRule(match="*", dtmf="1", ring_seconds=20), alice_lines=1)
-    numbers = GOOD[:6]
+    numbers = GOOD
     campaign = site.upload("summer", numbers)
     page = site.new_page()
     log_in(page, ALICE, ALICE_PIN)
@@ -231,7 +223,7 @@ def test_cancel_a_campaign_from_the_list(start_site: Callable[..., Site]) -> Non
 
 def test_a_call_page_and_cancelling_a_call(start_site: Callable[..., Site]) -> None:
     site = start_site(SimRule(match="*", dtmf="1", ring_seconds=20), alice_lines=1)
-    campaign = site.upload("winter", GOOD[:4])
+    campaign = site.upload("winter", GOOD[:6])
     wait_until(lambda: site.campaign("winter")["counts"].get("completed", 0) >= 1)
     page = site.new_page()
     log_in(page, ALICE, ALICE_PIN)

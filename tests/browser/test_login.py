@@ -163,3 +163,60 @@ def test_the_login_form_refuses_a_post_without_its_token(page: Page) -> None:
     assert CSRF_HEADING in refused.text()
     page.goto("/web/campaigns")
     expect(page).to_have_url(re.compile(r"/web/login"))
+
+
+def test_the_pages_with_the_keyboard(site: Site, page: Page) -> None:
+    site.upload("keys", ["15551230001", "15551230002"])
+    log_in(page, ALICE, ALICE_PIN)
+    # The first Tab reaches the skip link, which shows itself and leads to the content.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    assert skip.evaluate("link => link.getBoundingClientRect().left >= 0")
+    assert skip.evaluate("link => getComputedStyle(link).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#main$"))
+    # Tab on to the campaign's link and open it with Enter; then its Pause button.
+    link = page.locator('tr[data-campaign="keys"]').get_by_role("link", name="keys", exact=True)
+    for _ in range(40):
+        if link.evaluate("element => element === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(link).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/web/campaigns/keys$"))
+    pause = page.get_by_role("button", name="Pause")
+    for _ in range(60):
+        if pause.evaluate("element => element === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(pause).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("#campaign-state")).to_have_text("paused")
+
+
+def test_too_many_wrong_pins_lock_the_login_for_a_while(site: Site, page: Page) -> None:
+    for _ in range(5):
+        page.goto("/web/login")
+        page.get_by_label("Login", exact=True).fill(ALICE)
+        page.get_by_label("PIN", exact=True).fill("not-her-pin-0")
+        with page.expect_navigation() as navigation:
+            page.get_by_role("button", name="Log in").click()
+        assert navigation.value is not None and navigation.value.status == 401
+    # Now even her PIN is refused, on the web and through the API (one throttle)...
+    page.goto("/web/login")
+    page.get_by_label("Login", exact=True).fill(ALICE)
+    page.get_by_label("PIN", exact=True).fill(ALICE_PIN)
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Log in").click()
+    response = navigation.value
+    assert response is not None and response.status == 429
+    assert int(response.headers["retry-after"]) > 0
+    expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    with site.api() as client:
+        assert client.get("/api/v1/me").status_code == 429
+    # ... while bob, from the same address, logs in.
+    log_in(page, BOB, BOB_PIN)

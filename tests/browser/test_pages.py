@@ -17,12 +17,13 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     Site,
+    csv_file,
     log_in,
     no_horizontal_overflow,
     phone_list,
     shoot,
+    wait_until,
 )
-from tests.browser.test_campaigns import wait_until
 from vxdial.config import SimRule
 
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
@@ -37,6 +38,18 @@ FINAL_STATES = ("completed", "failed", "expired", "canceled")
 NUMBERS = [f"1555777{n:04d}" for n in range(1, 13)]
 
 
+CLIPPED_TABLES = """() => [...document.querySelectorAll("table")].filter(table => {
+  if (table.hidden || table.getBoundingClientRect().width <= window.innerWidth) return false;
+  for (let box = table.parentElement; box; box = box.parentElement) {
+    const overflow = getComputedStyle(box).overflowX;
+    if (overflow === "auto" || overflow === "scroll") {
+      return box.getBoundingClientRect().right > window.innerWidth;
+    }
+  }
+  return true;
+}).map(table => table.id || table.className || "a table")"""
+
+
 def check(page: Page, name: str) -> None:
     """The page as it stands: forms with their token, no sideways overflow; saved."""
     expect(
@@ -44,12 +57,18 @@ def check(page: Page, name: str) -> None:
     ).to_have_count(0)
     scroll_width, width = no_horizontal_overflow(page)
     assert scroll_width <= width, f"{name}: the page is {scroll_width} px wide in {width} px"
+    # A table wider than the screen scrolls inside its own box, where all of it can be
+    # reached, rather than being cut off.
+    clipped = page.evaluate(CLIPPED_TABLES)
+    assert clipped == [], f"{name}: tables cut off: {clipped}"
     shoot(page, name)
 
 
 def finished(site: Site, name: str) -> bool:
     campaign = site.campaign(name)
-    return sum(campaign["counts"].get(s, 0) for s in FINAL_STATES) == campaign["total"]
+    done: int = sum(campaign["counts"].get(s, 0) for s in FINAL_STATES)
+    total: int = campaign["total"]
+    return done == total
 
 
 @pytest.fixture
@@ -57,12 +76,12 @@ def busy_site(start_site: Callable[..., Site]) -> Site:
     """alice with a finished campaign of mixed results, and a paused one."""
     site = start_site(*RULES, alice_lines=2)
     lines = [f"{n},appt-{i}" for i, n in enumerate(NUMBERS, 1)]
-    site.upload("reminders", lines)
+    site.upload("reminders", [*lines, "555-12,appt-13", "call me,appt-14"])  # two bad lines
     # Watched while it runs: the server keeps the samples of the polls for the chart.
     watcher = site.new_page()
     log_in(watcher, ALICE, ALICE_PIN)
     watcher.goto("/web/campaigns/reminders")
-    wait_until(lambda: finished(site, "reminders"), what=lambda: site.campaign("reminders"))
+    wait_until(lambda: finished(site, "reminders"), 120, what=lambda: site.campaign("reminders"))
     expect(watcher.locator("[data-progress-text]")).to_have_text(
         f"{len(NUMBERS)} of {len(NUMBERS)} finished"
     )
@@ -108,9 +127,7 @@ def test_every_page(busy_site: Site, viewport: str) -> None:
         [f"1555999{n:04d},ref-{n}" for n in range(1, 10)],
         ["12,too-short", "not-a-number", "1555123000012345678"],
     )
-    page.get_by_label("Phone list").set_input_files(
-        files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": content.encode()}]
-    )
+    page.get_by_label("Phone list").set_input_files(files=csv_file("spring.csv", content.encode()))
     page.get_by_label("Start URL").fill(site.start_url)
     page.get_by_label("Result URL").fill(site.result_url)
     page.get_by_role("button", name="Upload").click()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import T0
@@ -20,6 +21,8 @@ SETTINGS = calls.CallSettings(
     scheduled_at=T0,
     expires_at=None,
 )
+
+pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
 
 
 def add_sender(store: Store, login: str) -> campaigns.Sender:

@@ -720,7 +720,11 @@ class Store:
             if search_queries.is_built(conn, campaign_id):
                 return False
         with self._write() as conn:
-            return search_queries.index_campaign(conn, campaign_id, now)
+            built = search_queries.index_campaign(conn, campaign_id, now)
+        if built:
+            with self._read() as conn:
+                search_queries.refresh_statistics(conn)
+        return built
 
     def build_searches(self, now: datetime, *, limit: int = 10) -> int:
         """Build the search terms of campaigns uploaded since the last pass; how many."""

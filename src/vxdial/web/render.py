@@ -52,11 +52,12 @@ def _local(when: datetime | None, zone: ZoneInfo) -> str:
     return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def _urlname(value: str) -> str:
+def urlname(value: str) -> str:
+    """A campaign name as one URL path segment (a name may contain / and spaces)."""
     return quote(value, safe="")
 
 
-_env.filters["urlname"] = _urlname
+_env.filters["urlname"] = urlname
 _env.globals.update(states=STATES, final_states=FINAL_STATES, actions=ACTIONS)
 
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import collections
 import io
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from starlette.datastructures import UploadFile
 
 from vxdial import intake
 from vxdial.api.forms import read_form
@@ -28,6 +31,7 @@ from vxdial.store import WebSession
 from vxdial.web import render, sessions
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("vxdial.web")
 
 PAGE_SIZE = 50
 CAMPAIGNS_PAGE = 100
@@ -36,6 +40,7 @@ HISTORY_SAMPLES = 720  # 24 minutes of samples 2 s apart
 HISTORY_CAMPAIGNS = 1000  # campaigns whose history this process remembers
 HISTORY_EVERY_S = 1.5
 REJECTED_SHOWN = 1000
+REJECTED_ON_PAGE = 100
 MAX_ID = api_routes.MAX_ID
 
 ServicesDep = Annotated[Services, Depends(sessions.services)]
@@ -75,7 +80,7 @@ def home_of(sender: campaigns.Sender) -> str:
 
 
 def campaign_url(name: str) -> str:
-    return f"/web/campaigns/{render._urlname(name)}"
+    return f"/web/campaigns/{render.urlname(name)}"
 
 
 def back_to(form: dict[str, str], default: str) -> str:
@@ -152,6 +157,7 @@ async def login(request: Request, svc: ServicesDep) -> Response:
         )
     response = see_other(home_of(sender))
     await sessions.open_session(request, response, sender)
+    log.info("web.login login=%s address=%s", sender.login, sessions.client_address(request))
     return response
 
 
@@ -161,6 +167,7 @@ async def logout(request: Request) -> Response:
     await checked_form(request, session)
     response = see_other("/web/login")
     await sessions.close_session(request, response)
+    log.info("web.logout login=%s", session.sender.login)
     return response
 
 
@@ -251,11 +258,19 @@ async def _campaign(svc: Services, session: WebSession, name: str) -> campaigns.
 
 @router.get("/web/campaigns/{name:path}/live.json")
 async def campaign_live(
-    request: Request, name: str, session: SenderSession, svc: ServicesDep
+    request: Request,
+    name: str,
+    session: SenderSession,
+    svc: ServicesDep,
+    since: Annotated[int | None, Query(ge=0)] = None,
 ) -> JSONResponse:
-    """The campaign page's live data: state, counts, and the counts over time."""
+    """The campaign page's live data: state, counts, and the counts over time (with
+    ``since``, a UNIX ms time, only the samples from then on: the page polls with the
+    time of the last sample it has, so each poll carries a sample or two, not 720)."""
     summary = await _campaign(svc, session, name)
     history = _history(request).add(summary, svc.clock.now())
+    if since is not None:
+        history = [sample for sample in history if sample["t"] >= since]
     body = _counts_json(summary) | {"history": history}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -341,6 +356,17 @@ async def campaign_page(
         has_previous = bool(after)
     history = _history(request).add(summary, svc.clock.now())
     filters = {"state": state, "q": q} if state or q else {}
+    rejected: list[tuple[int, str]] = []
+    rejected_count = 0
+    if summary.campaign.settings is not None:  # an upload: its rejected lines
+        rejected = await svc.store.run(
+            svc.store.campaign_rejections, summary.campaign.id, limit=REJECTED_ON_PAGE
+        )
+        rejected_count = len(rejected)
+        if rejected_count == REJECTED_ON_PAGE:
+            rejected_count = await svc.store.run(
+                svc.store.count_campaign_rejections, summary.campaign.id
+            )
     return render.page(
         request,
         "campaign.html",
@@ -353,6 +379,8 @@ async def campaign_page(
         previous_before=page_calls[0].id if page_calls and has_previous else None,
         history=history,
         campaign_url=campaign_url(summary.campaign.name),
+        rejected=rejected,
+        rejected_count=rejected_count,
     )
 
 
@@ -463,7 +491,13 @@ class _KeepOpen(io.RawIOBase):
         return len(data)
 
 
-def _line_texts(upload: Any, wanted: set[int]) -> dict[int, str]:
+async def _rejected_texts(upload: UploadFile, rejections: _Rejections) -> dict[int, str]:
+    # Off the event loop: the last rejected line may be a million lines down.
+    wanted = {line for line, _ in rejections.lines}
+    return await anyio.to_thread.run_sync(_line_texts, upload, wanted)
+
+
+def _line_texts(upload: UploadFile, wanted: set[int]) -> dict[int, str]:
     """The text of the wanted line numbers of the uploaded file (it stays on disk)."""
     texts: dict[int, str] = {}
     if not wanted:
@@ -515,7 +549,7 @@ async def upload(request: Request, session: SenderSession, svc: ServicesDep) -> 
                     session.sender, checked, phone_list, report=rejections
                 )
             except intake.NoGoodLines as exc:
-                texts = _line_texts(upload_file, {line for line, _ in rejections.lines})
+                texts = await _rejected_texts(upload_file, rejections)
                 return render.page(
                     request,
                     "upload.html",
@@ -527,7 +561,7 @@ async def upload(request: Request, session: SenderSession, svc: ServicesDep) -> 
                 )
             except (errors.InvalidInputs, errors.InvalidInput, errors.Conflict) as exc:
                 return _upload_again(request, values, _problems(exc))
-            texts = _line_texts(upload_file, {line for line, _ in rejections.lines})
+            texts = await _rejected_texts(upload_file, rejections)
         finally:
             await form.aclose()
     return render.page(

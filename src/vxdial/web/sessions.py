@@ -148,7 +148,7 @@ async def open_session(request: Request, response: Response, sender: campaigns.S
         csrf_token=secrets.token_urlsafe(32),
         address=client_address(request),
         now=now,
-        expires_at=now + timedelta(seconds=svc.settings.web.session_idle_s),
+        expires_at=expiry(svc, now, now),
     )
     response.set_cookie(
         SESSION_COOKIE,

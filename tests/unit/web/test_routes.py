@@ -36,7 +36,7 @@ def test_back_goes_only_to_our_own_pages() -> None:
 
 def test_campaign_names_are_quoted_in_urls() -> None:
     assert campaign_url("spring 2026/a") == "/web/campaigns/spring%202026%2Fa"
-    assert render._urlname("a&b") == "a%26b"
+    assert render.urlname("a&b") == "a%26b"
 
 
 def test_history_keeps_one_sample_per_interval_and_a_bounded_length() -> None:

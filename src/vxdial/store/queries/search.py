@@ -54,6 +54,19 @@ def index_campaign(conn: Connection, campaign_id: int, now: datetime) -> bool:
     return True
 
 
+def refresh_statistics(conn: Connection) -> None:
+    """PostgreSQL: sample ``calls`` again after an upload added many rows.
+
+    Until then the planner believes the table is as small as it was (a fresh database:
+    empty), and pages a million-call campaign with a bitmap over the whole campaign and a
+    sort: 1 s a page of the results export instead of milliseconds, until autovacuum
+    analyzes the table by itself. ANALYZE reads a fixed-size sample (a fraction of a
+    second) and takes no lock that blocks reads or writes.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE calls, call_search")
+
+
 def unbuilt_campaign_ids(conn: Connection, limit: int) -> list[int]:
     """Uploaded campaigns (loaded, not ``default``) whose terms are not added yet."""
     rows = conn.execute(

@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const POLL_MS = 2000;
+  const MAX_SAMPLES = 720;
   const SVG = "http://www.w3.org/2000/svg";
   const ACTIONS = { active: ["pause", "cancel"], paused: ["resume", "cancel"] };
   const FINAL = ["completed", "failed", "expired", "canceled"];
@@ -13,7 +14,7 @@
       if (stopped) return;
       if (!document.hidden) {
         try {
-          const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+          const response = await fetch(typeof url === "function" ? url() : url, { headers: { Accept: "application/json" }, cache: "no-store" });
           if (response.status === 401) { window.location.assign("/web/login"); return; }
           if (response.ok) onData(await response.json());
           else if (response.status === 404) stopped = true;
@@ -61,6 +62,11 @@
     const t0 = history[0].t, t1 = history[history.length - 1].t;
     let top = 1;
     for (const sample of history) for (const n of Object.values(sample.counts)) top = Math.max(top, n);
+    const scale = document.getElementById("chart-scale");
+    if (scale) {
+      const time = (t) => new Date(t).toLocaleTimeString();
+      scale.textContent = "Height: 0 to " + top + " calls. Time: " + time(t0) + " to " + time(t1) + ".";
+    }
     const states = Object.keys(history[history.length - 1].counts);
     for (const state of states) {
       if (!history.some((s) => s.counts[state] > 0)) continue;
@@ -90,11 +96,20 @@
   function campaignPage(main) {
     const svg = document.getElementById("chart");
     const initial = document.getElementById("chart-history");
-    if (svg && initial) drawChart(svg, JSON.parse(initial.textContent || "[]"));
-    poll(main.dataset.liveCampaign, (data) => {
+    const history = initial ? JSON.parse(initial.textContent || "[]") : [];
+    if (svg) drawChart(svg, history);
+    const url = main.dataset.liveCampaign;
+    // Ask only for the samples since the last one held (it may have been updated).
+    poll(() => (history.length ? url + "?since=" + history[history.length - 1].t : url), (data) => {
       updateSummary(main, data);
       setState(document.getElementById("campaign-state"), data.state);
-      if (svg) drawChart(svg, data.history || []);
+      for (const sample of data.history || []) {
+        const last = history[history.length - 1];
+        if (last && sample.t === last.t) history[history.length - 1] = sample;
+        else if (!last || sample.t > last.t) history.push(sample);
+      }
+      while (history.length > MAX_SAMPLES) history.shift();
+      if (svg) drawChart(svg, history);
     });
   }
 
