@@ -330,7 +330,10 @@ def test_settings_show_and_rotate_the_secret(web: Web) -> None:
     before = web.api().get("/api/v1/me").json()["result_secret"]
     page = parse(alice.get("/web/settings"))
     assert text_of(page.xpath("//*[@id='result-secret']")[0]) == before
-    rotated = parse(alice.post("/web/settings/rotate-secret"))
+    answer = alice.post("/web/settings/rotate-secret")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/web/settings?rotated=1")
+    rotated = parse(alice.get(answer.headers["location"]))
+    assert "The secret was replaced" in text_of(rotated.xpath("//*[@role='status']")[0])
     after = text_of(rotated.xpath("//*[@id='result-secret']")[0])
     assert after != before and len(after) == 64
     assert web.api().get("/api/v1/me").json()["result_secret"] == after

@@ -594,11 +594,13 @@ def _upload_again(
 
 @router.get("/web/settings")
 async def settings_page(request: Request, session: SenderSession) -> HTMLResponse:
-    return render.page(request, "settings.html", sender=session.sender, rotated=False)
+    rotated = request.query_params.get("rotated") == "1"
+    return render.page(request, "settings.html", sender=session.sender, rotated=rotated)
 
 
 @router.post("/web/settings/rotate-secret")
 async def rotate_secret(request: Request, session: SenderSession, svc: ServicesDep) -> Response:
     await checked_form(request, session)
-    rotated = await svc.store.run(svc.accounts.rotate_secret, session.sender.login)
-    return render.page(request, "settings.html", sender=rotated, rotated=True)
+    await svc.store.run(svc.accounts.rotate_secret, session.sender.login)
+    # Post/redirect/get: reloading the page that shows the new secret must not rotate again.
+    return see_other("/web/settings?rotated=1")
