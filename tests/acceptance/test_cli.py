@@ -113,6 +113,26 @@ def test_sender_commands(sqlite_url: str) -> None:
     bad = vxdial("sender", "add", "carol", "--pin", "12", database_url=sqlite_url)
     assert bad.returncode == 2 and "pin: must be 4 to 16 characters long" in bad.stderr
     assert "12" not in bad.stderr.replace("16", "")
+    assert vxdial("sender", "set-lines", "bob", "5", database_url=sqlite_url).returncode == 0
+
+    # Each account change is in the admin audit log, as the web's and the API's are; the
+    # refused commands are not, and no PIN is written there.
+    store = Store.open(sqlite_url)
+    try:
+        entries = list(reversed(store.audit_entries()))
+    finally:
+        store.close()
+    assert [(e.action, e.target, e.detail) for e in entries] == [
+        ("sender.add", "alice", None),
+        ("sender.add", "bob", None),
+        ("sender.disable", "bob", None),
+        ("sender.reset_pin", "alice", None),
+        ("sender.reset_pin", "alice", None),
+        ("sender.lines", "bob", "5 lines"),
+    ]
+    assert {e.via for e in entries} == {"cli"}
+    assert all(e.admin.endswith(" (cli)") and e.address for e in entries)
+    assert not any("7777" in repr(e) or "4321" in repr(e) for e in entries)
 
 
 def test_admin_set_pin(sqlite_url: str) -> None:

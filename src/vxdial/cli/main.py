@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ from vxdial.cli import try_command
 from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
 from vxdial.store import Store
+from vxdial.store.queries.web import AuditEntry
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -218,6 +221,27 @@ def _accounts() -> tuple[Store, Accounts]:
     return store, Accounts(store, SystemClock(), PinHasher.from_settings(settings.auth))
 
 
+def _audit(store: Store, action: str, target: str | None, *, detail: str | None = None) -> None:
+    """Record an account command in the admin audit log, as the web interface and the API
+    record theirs: the operator is whoever runs the command on this host (there is no
+    login at a shell), the address is the host's name."""
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        operator = "unknown"
+    store.record_audit(
+        AuditEntry(
+            at=SystemClock().now(),
+            admin=f"{operator} (cli)",
+            action=action,
+            target=target,
+            address=socket.gethostname()[:64],  # the column holds an IP address or a name
+            via="cli",
+            detail=detail,
+        )
+    )
+
+
 LinesOption = Annotated[
     int | None, typer.Option("--lines", help="concurrent calls allowed to this sender")
 ]
@@ -231,6 +255,7 @@ def sender_add(login: str, pin: PinOption = None, lines: LinesOption = None) -> 
     store, accounts = _accounts()
     try:
         created = accounts.add_sender(login, pin, lines)
+        _audit(store, "sender.add", created.sender.login)
     finally:
         store.close()
     out.print(f"sender {created.sender.login} added")
@@ -266,6 +291,7 @@ def sender_disable(login: str) -> None:
     store, accounts = _accounts()
     try:
         accounts.set_enabled(login, False)
+        _audit(store, "sender.disable", login)
     finally:
         store.close()
     out.print(f"sender {login} disabled")
@@ -278,6 +304,7 @@ def sender_enable(login: str) -> None:
     store, accounts = _accounts()
     try:
         accounts.set_enabled(login, True)
+        _audit(store, "sender.enable", login)
     finally:
         store.close()
     out.print(f"sender {login} enabled")
@@ -290,6 +317,7 @@ def sender_set_pin(login: str, pin: PinOption = None) -> None:
     store, accounts = _accounts()
     try:
         new_pin = accounts.set_pin(login, pin)
+        _audit(store, "sender.reset_pin", login)
     finally:
         store.close()
     out.print(f"PIN of {login} changed")
@@ -306,6 +334,12 @@ def sender_set_lines(
     store, accounts = _accounts()
     try:
         accounts.set_lines(login, lines or None)
+        _audit(
+            store,
+            "sender.lines",
+            login,
+            detail=f"{lines} lines" if lines else "no limit of its own",
+        )
     finally:
         store.close()
     out.print(f"lines of {login}: {lines or 'the system total'}")
@@ -318,6 +352,7 @@ def admin_set_pin(pin: PinOption = None) -> None:
     store, accounts = _accounts()
     try:
         new_pin = accounts.set_admin_pin(pin)
+        _audit(store, "admin.set_pin", "admin")
     finally:
         store.close()
     out.print("administrator PIN changed")

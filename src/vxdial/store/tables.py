@@ -316,7 +316,7 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),  # "sender.add", "dialing.suspend", ...
     sa.Column("target", sa.String(255), nullable=True),  # a login, "call 42", ...
     sa.Column("address", sa.String(64), nullable=True),  # the client's IP address
-    sa.Column("via", sa.String(16), nullable=False),  # web | api
+    sa.Column("via", sa.String(16), nullable=False),  # web | api | cli
     sa.Column("detail", sa.String(512), nullable=True),
     sqlite_autoincrement=True,
 )

@@ -35,7 +35,7 @@ class AuditEntry:
     action: str
     target: str | None
     address: str | None
-    via: str  # web | api
+    via: str  # web | api | cli
     detail: str | None = None
     id: int = 0  # set once stored
 
