@@ -228,3 +228,37 @@ async def test_lost_messages_are_retransmitted(tmp_path: Path, make_driver: Driv
     assert_sipp_passed(sipp)
     assert (endpoint.sent["ACK"], endpoint.sent["BYE"]) == (1, 1)
     assert driver.calls_up == 0
+
+
+async def test_a_lost_final_response_is_taken_from_its_retransmission(
+    tmp_path: Path, make_driver: DriverFactory
+) -> None:
+    # SIPp drops its first 486 and sends it again 500 ms later (as a UAS does until it is
+    # ACKed): our INVITE transaction still waits, takes the busy, and ACKs it once.
+    sipp = Sipp.uas("uas_lost_busy.xml", tmp_path, values={"SILENT_MS": "500"})
+    driver = make_driver(sipp, timers=FAST)
+    result = await driver.dial(request())
+    assert (result.outcome, result.cause) == (calls.Outcome.BUSY, "SIP 486 Busy Here")
+    assert_sipp_passed(sipp)
+    endpoint = driver.agent.endpoint
+    # 100 Trying stopped Timer A: nothing was resent while the 486 was missing.
+    assert endpoint.retransmitted["INVITE"] == 0
+    assert endpoint.sent["ACK"] == 1
+
+
+async def test_a_lost_200_ok_is_taken_from_its_retransmission(
+    tmp_path: Path, make_driver: DriverFactory
+) -> None:
+    sipp = Sipp.uas("uas_lost_answer.xml", tmp_path, values={"SILENT_MS": "500"})
+    driver = make_driver(sipp, timers=FAST)
+    ringing: list[bool] = []
+    result = await driver.dial(request(), on_ringing=lambda: ringing.append(True))
+    assert ringing == [True]
+    assert result.outcome is calls.Outcome.ANSWER and result.leg is not None
+    assert result.cause == "SIP 200 OK"
+    await result.leg.hangup()
+    assert_sipp_passed(sipp)
+    endpoint = driver.agent.endpoint
+    assert endpoint.retransmitted["INVITE"] == 0
+    assert (endpoint.sent["ACK"], endpoint.sent["BYE"]) == (1, 1)
+    assert driver.calls_up == 0
