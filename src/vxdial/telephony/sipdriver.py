@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
@@ -190,6 +191,15 @@ class SipDriver:
             port_max=port_max,
             telephone_event_pt=TELEPHONE_EVENT_PT,
         )
+        if speech is None:
+            missing = [program for program in ("espeak-ng", "sox") if not shutil.which(program)]
+            if missing:
+                # Refused at start rather than found out on the first answered call.
+                raise errors.InvalidInput(
+                    "telephony.driver",
+                    f'"sip" speaks prompts with espeak-ng and sox, and {" and ".join(missing)}'
+                    " cannot be found on PATH (Debian: apt-get install espeak-ng sox)",
+                )
         self._speech = speech or rtp.SpeechRenderer(voice=settings.voice)
         self._fetch_audio = fetch_audio
         self._codecs = tuple(CODECS[name] for name in settings.codecs)

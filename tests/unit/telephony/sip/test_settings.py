@@ -97,6 +97,19 @@ def test_the_sip_driver_will_not_start_without_a_trunk(tmp_path: Path) -> None:
     )
 
 
+def test_the_sip_driver_will_not_start_without_its_speech_programs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load(tmp_path, '[telephony]\ndriver = "sip"\n[sip]\ntrunk = "sip:127.0.0.1"\n')
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(errors.InvalidInput) as caught:
+        driver_for(settings, SystemClock())
+    assert caught.value.field == "telephony.driver"
+    assert "espeak-ng and sox cannot be found on PATH" in caught.value.reason
+
+
 async def test_a_bind_address_in_use_names_sip_bind(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
