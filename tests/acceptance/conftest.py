@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.acceptance.web_support import Web, running_web
 from tests.conftest import ENGINES, T0, fresh_database, make_settings
 from tests.support.servers import serve_in_thread
 from tests.support.webapp import WebApp, start_webapp
@@ -320,3 +321,10 @@ def shared_vxdial(shared_database_url: str) -> Iterator[Vxdial]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
+    """The app with its web interface on a fresh database (tests/acceptance/test_web_*)."""
+    with running_web(database_url, webapp) as running:
+        yield running

@@ -4,7 +4,6 @@ of web and API admin actions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,18 +18,10 @@ from tests.acceptance.web_support import (
     Web,
     label_for,
     parse,
-    running_web,
     text_of,
 )
-from tests.support.webapp import WebApp
 
 pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
-
-
-@pytest.fixture
-def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
-    with running_web(database_url, webapp) as running:
-        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,20 +19,12 @@ from tests.acceptance.web_support import (
     csrf_of,
     label_for,
     parse,
-    running_web,
     text_of,
 )
-from tests.support.webapp import WebApp
 
 STATES = ["queued", "dialing", "ringing", "connected", "completed", "failed", "expired", "canceled"]
 
 pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
-
-
-@pytest.fixture
-def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
-    with running_web(database_url, webapp) as running:
-        yield running
 
 
 def upload_via_api(web: Web, name: str, phone_list: str, **fields: str) -> dict[str, Any]:

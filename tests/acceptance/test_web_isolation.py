@@ -9,8 +9,6 @@ fails ``test_every_route_is_covered``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.routing import APIRoute
 
@@ -22,10 +20,8 @@ from tests.acceptance.web_support import (
     BOB_PIN,
     Web,
     parse,
-    running_web,
     text_of,
 )
-from tests.support.webapp import WebApp
 from vxdial.web import admin as web_admin
 from vxdial.web import routes as web_routes
 
@@ -72,12 +68,6 @@ ADMIN_ROUTES = {
 }
 
 pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
-
-
-@pytest.fixture
-def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
-    with running_web(database_url, webapp) as running:
-        yield running
 
 
 def test_every_route_is_covered() -> None:

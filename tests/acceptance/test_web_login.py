@@ -3,8 +3,6 @@ HTTP on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.acceptance.web_support import (
@@ -25,12 +23,6 @@ from vxdial.config import WebSettings
 from vxdial.domain.clock import FakeClock
 
 pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
-
-
-@pytest.fixture
-def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
-    with running_web(database_url, webapp) as running:
-        yield running
 
 
 def test_root_and_web_lead_to_the_login_form(web: Web) -> None:

@@ -6,7 +6,6 @@ nothing loaded from another origin."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +17,10 @@ from tests.acceptance.web_support import (
     Browser,
     Web,
     parse,
-    running_web,
     text_of,
 )
-from tests.support.webapp import WebApp
 
 pytestmark = pytest.mark.postgres  # every test runs on SQLite and PostgreSQL
-
-
-@pytest.fixture
-def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
-    with running_web(database_url, webapp) as running:
-        yield running
 
 
 def check_page(path: str, page: Any) -> None:

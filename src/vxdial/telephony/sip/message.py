@@ -161,36 +161,35 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
+class _Dialogue:
+    """What requests and responses both tell from their headers."""
+
+    __slots__ = ()
+    headers: Headers
+
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        return parse_cseq(self.headers.get("CSeq") or "")
+
+
 @dataclass(eq=True, slots=True)
-class Request:
+class Request(_Dialogue):
     method: str
     uri: str
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
 
-    @property
-    def call_id(self) -> str:
-        return self.headers.get("Call-ID") or ""
-
-    @property
-    def cseq(self) -> tuple[int, str]:
-        return parse_cseq(self.headers.get("CSeq") or "")
-
 
 @dataclass(eq=True, slots=True)
-class Response:
+class Response(_Dialogue):
     status: int
     reason: str
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
-
-    @property
-    def call_id(self) -> str:
-        return self.headers.get("Call-ID") or ""
-
-    @property
-    def cseq(self) -> tuple[int, str]:
-        return parse_cseq(self.headers.get("CSeq") or "")
 
 
 Message = Request | Response

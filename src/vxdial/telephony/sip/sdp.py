@@ -43,14 +43,21 @@ class Description:
     direction: str  # sendrecv | sendonly | recvonly | inactive
 
 
-def offer(media: MediaOffer) -> bytes:
-    payloads = [pt for _, pt in media.codecs] + [media.telephone_event_pt]
-    lines = [
+def _session_lines(media: MediaOffer) -> list[str]:
+    """The session-level lines of our offers and answers (RFC 4566 section 5)."""
+    return [
         "v=0",
         f"o=vxdial {media.session_id} {media.version} IN IP4 {media.host}",
         "s=vxdial",
         f"c=IN IP4 {media.host}",
         "t=0 0",
+    ]
+
+
+def offer(media: MediaOffer) -> bytes:
+    payloads = [pt for _, pt in media.codecs] + [media.telephone_event_pt]
+    lines = [
+        *_session_lines(media),
         f"m=audio {media.port} RTP/AVP {' '.join(str(p) for p in payloads)}",
     ]
     lines.extend(f"a=rtpmap:{pt} {name}/8000" for name, pt in media.codecs)
@@ -148,13 +155,7 @@ def answer_to(description: Description, media: MediaOffer) -> tuple[bytes, tuple
     """Our answer to the far end's offer, and the codec it settles on."""
     codec = choose_codec(description, media.codecs)
     payloads = [codec[1]]
-    lines = [
-        "v=0",
-        f"o=vxdial {media.session_id} {media.version} IN IP4 {media.host}",
-        "s=vxdial",
-        f"c=IN IP4 {media.host}",
-        "t=0 0",
-    ]
+    lines = _session_lines(media)
     attributes = [f"a=rtpmap:{codec[1]} {codec[0]}/8000"]
     if description.telephone_event_pt is not None:
         payloads.append(description.telephone_event_pt)

@@ -8,6 +8,7 @@ timer, never bring it forward, so a late loop sends fewer copies, not more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -86,18 +87,34 @@ async def peer() -> AsyncIterator[Peer]:
     transport.close()
 
 
-@pytest.fixture
-async def agent(peer: Peer) -> AsyncIterator[UserAgent]:
+@contextlib.asynccontextmanager
+async def started_agent(
+    peer: Peer, credentials: digest.Credentials | None = None
+) -> AsyncIterator[UserAgent]:
+    """A user agent whose trunk is ``peer``, started, closed on leaving."""
     host, port = peer.address
     user_agent = UserAgent(
-        Identity(trunk=(host, port), trunk_host=host, from_domain="vxdial.test"),
+        Identity(
+            trunk=(host, port),
+            trunk_host=host,
+            from_domain="vxdial.test",
+            credentials=credentials,
+        ),
         bind_host="127.0.0.1",
         bind_port=0,
         timers=TIMERS,
     )
     await user_agent.start()
-    yield user_agent
-    user_agent.close()
+    try:
+        yield user_agent
+    finally:
+        user_agent.close()
+
+
+@pytest.fixture
+async def agent(peer: Peer) -> AsyncIterator[UserAgent]:
+    async with started_agent(peer) as user_agent:
+        yield user_agent
 
 
 def new_call(agent: UserAgent) -> Call:
@@ -296,20 +313,7 @@ def in_dialog(call: Call, method: str, peer: Peer, *, cseq: int, body: bytes = b
 
 
 async def test_a_challenged_bye_is_sent_again_with_credentials(peer: Peer) -> None:
-    host, port = peer.address
-    agent = UserAgent(
-        Identity(
-            trunk=(host, port),
-            trunk_host=host,
-            from_domain="vxdial.test",
-            credentials=digest.Credentials("alice", "secret"),
-        ),
-        bind_host="127.0.0.1",
-        bind_port=0,
-        timers=TIMERS,
-    )
-    await agent.start()
-    try:
+    async with started_agent(peer, digest.Credentials("alice", "secret")) as agent:
         call = await answered(agent, peer)
         bye = asyncio.ensure_future(call.bye())
         first, source = await peer.next_request("BYE")
@@ -324,8 +328,6 @@ async def test_a_challenged_bye_is_sent_again_with_credentials(peer: Peer) -> No
         assert 'username="alice"' in credentials and f'uri="{second.uri}"' in credentials
         peer.send(reply(second, 200, "OK"), source)
         await bye
-    finally:
-        agent.close()
 
 
 async def test_a_reinvite_without_sdp_gets_our_offer_and_its_ack_the_answer(
@@ -371,20 +373,7 @@ async def test_a_call_without_caller_id_is_anonymous(agent: UserAgent, peer: Pee
 
 
 async def test_a_proxy_then_a_registrar_challenge_are_both_answered(peer: Peer) -> None:
-    host, port = peer.address
-    agent = UserAgent(
-        Identity(
-            trunk=(host, port),
-            trunk_host=host,
-            from_domain="vxdial.test",
-            credentials=digest.Credentials("alice", "secret"),
-        ),
-        bind_host="127.0.0.1",
-        bind_port=0,
-        timers=TIMERS,
-    )
-    await agent.start()
-    try:
+    async with started_agent(peer, digest.Credentials("alice", "secret")) as agent:
         call = new_call(agent)
         setup = asyncio.ensure_future(call.setup(ring_timeout_s=5))
         first, source = await peer.next_request("INVITE")
@@ -406,5 +395,3 @@ async def test_a_proxy_then_a_registrar_challenge_are_both_answered(peer: Peer) 
         peer.send(reply(third, 486, "Busy Here"), source)
         final = await setup
         assert final is not None and final.status == 486
-    finally:
-        agent.close()
