@@ -1,6 +1,6 @@
 """Running one W3C VoiceXML implementation-report (IR) test against our interpreter.
 
-A test runs as the W3C meant it to (../shared/conformance/voicexml/SOURCES.md):
+A test runs as the W3C meant it to (corpus/SOURCES.md):
 
 1. its folder is copied to a temporary folder, and every ``.txml`` is turned into a
    ``.vxml`` by the shipped stylesheet ``xslt/irtest.xslt`` (other files, grammars,
@@ -48,10 +48,9 @@ from vxdial.domain import media
 from vxdial.voicexml.testing import RecordCall, ScriptedChannel, TransferCall
 
 HERE = Path(__file__).resolve().parent
-# The corpus sits beside the repository, read-only; CONFORMANCE_CORPUS points elsewhere.
-CORPUS = Path(
-    os.environ.get("CONFORMANCE_CORPUS", HERE.parents[2] / "shared" / "conformance" / "voicexml")
-)
+# The corpus is vendored in the repository (corpus/SOURCES.md says where each file came
+# from); CONFORMANCE_CORPUS points elsewhere, e.g. at a newer copy.
+CORPUS = Path(os.environ.get("CONFORMANCE_CORPUS", HERE / "corpus"))
 EXPECTED_FAILURES = HERE / "expected_failures.txt"
 
 SESSION: dict[str, object] = {

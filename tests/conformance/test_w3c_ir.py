@@ -1,4 +1,4 @@
-"""The W3C VoiceXML implementation-report tests (../shared/conformance/voicexml), one
+"""The W3C VoiceXML implementation-report tests (vendored in tests/conformance/corpus), one
 pytest case each: passed when the interpreter passes it, a strict xfail when it fails
 and ``expected_failures.txt`` says why. The suite turns red both when a listed test
 starts passing (take it off the list) and when an unlisted one fails. Tests that cannot

@@ -16,11 +16,10 @@ from vxdial.voicexml import inputs
 
 KEYS = "0123456789*#"
 
-# The W3C conformance corpus sits beside the repository (see tests/conformance/harness.py).
+# The W3C conformance corpus vendored under tests/conformance/corpus (see its SOURCES.md).
 CORPUS = Path(
     os.environ.get(
-        "CONFORMANCE_CORPUS",
-        Path(__file__).resolve().parents[4] / "shared" / "conformance" / "voicexml",
+        "CONFORMANCE_CORPUS", Path(__file__).resolve().parents[2] / "conformance" / "corpus"
     )
 )
 
