@@ -23,15 +23,17 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.acceptance.dialing_support import SPEED, Dialing
 from tests.acceptance.web_support import Web, running_web
 from tests.conftest import ENGINES, T0, fresh_database, make_settings
 from tests.support.servers import serve_in_thread
 from tests.support.webapp import WebApp, start_webapp
 from vxdial.app import accounts_for, open_store
-from vxdial.config import Settings
+from vxdial.config import DialerSettings, Settings, SimRule, SimSettings
 from vxdial.domain import errors, numbers
-from vxdial.domain.clock import Clock, FakeClock, to_epoch_s
+from vxdial.domain.clock import Clock, FakeClock, ScaledClock, to_epoch_s
 from vxdial.store import Store
+from vxdial.telephony import SimDriver
 
 # Distinctive PINs, so a test can grep every answer for them.
 ALICE, ALICE_PIN = "alice", "Zq7-aliceP1N-x4"
@@ -328,3 +330,42 @@ def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
     """The app with its web interface on a fresh database (tests/acceptance/test_web_*)."""
     with running_web(database_url, webapp) as running:
         yield running
+
+
+@pytest.fixture
+def start_dialing(database_url: str, webapp: WebApp) -> Iterator[Callable[..., Dialing]]:
+    """``start_dialing(*sim_rules, lines=..., sender_lines=..., max_call_s=...)``: a vxdial
+    serving and dialing through the sim carrier at ``SPEED``, sender alice (PIN 1111)."""
+    stack: list[Any] = []
+
+    def start(
+        *rules: SimRule, lines: int = 100, sender_lines: int | None = None, max_call_s: float = 3600
+    ) -> Dialing:
+        settings = make_settings(
+            database_url,
+            dialer=DialerSettings(
+                lines=lines, cps=1000, poll_s=1.0, lease_s=120, max_call_s=max_call_s
+            ),
+            sim=SimSettings(speed=SPEED, rule=rules),
+        )
+        store = open_store(settings)
+        accounts = accounts_for(store, settings)
+        accounts.add_sender("alice", "1111", lines=sender_lines)
+        accounts.set_admin_pin("2468")
+        store.close()
+        clock = ScaledClock(SPEED)
+        driver = SimDriver(rules, clock)
+        context = serve_in_thread(settings, clock=clock, dialing=True, driver=driver)
+        base = context.__enter__()
+        stack.append(context)
+        client = httpx.Client(base_url=base, auth=("alice", "1111"), timeout=30)
+        admin = httpx.Client(base_url=base, auth=("admin", "2468"), timeout=30)
+        stack.extend([client, admin])
+        return Dialing(base, webapp, clock, driver, client, admin)
+
+    yield start
+    for item in reversed(stack):
+        if isinstance(item, httpx.Client):
+            item.close()
+        else:
+            item.__exit__(None, None, None)

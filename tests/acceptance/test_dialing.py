@@ -11,24 +11,15 @@ import hashlib
 import hmac
 import itertools
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import pytest
 
-from tests.conftest import make_settings
-from tests.support.servers import serve_in_thread
-from tests.support.webapp import Seen, WebApp
-from vxdial.app import accounts_for, open_store
-from vxdial.config import DialerSettings, SimRule, SimSettings
-from vxdial.domain.clock import ScaledClock, to_epoch_s
-from vxdial.telephony import SimDriver
-
-SPEED = 60.0
+from tests.acceptance.dialing_support import GOODBYE, SPEED, Dialing
+from vxdial.config import SimRule
+from vxdial.domain.clock import to_epoch_s
 
 CONFIRM = b"""<?xml version="1.0"?>
 <vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
@@ -46,94 +37,6 @@ CONFIRM = b"""<?xml version="1.0"?>
     </field>
   </form>
 </vxml>"""
-GOODBYE = b"""<?xml version="1.0"?>
-<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form><block>Goodbye.</block></form></vxml>"""
-
-
-@dataclass
-class Dialing:
-    base: str
-    webapp: WebApp
-    clock: ScaledClock
-    driver: SimDriver
-    alice: httpx.Client
-    admin: httpx.Client
-
-    def queue(self, **fields: Any) -> dict[str, Any]:
-        body = {
-            "phone_number": "15551230000",
-            "start_url": self.webapp.url("/start.vxml"),
-            "result_url": self.webapp.url("/result"),
-            **fields,
-        }
-        response = self.alice.post("/api/v1/calls", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()  # type: ignore[no-any-return]
-
-    def results(self) -> list[dict[str, str]]:
-        return [
-            {k: v[0] for k, v in parse_qs(r.body.decode(), keep_blank_values=True).items()}
-            for r in self.webapp.seen("/result", "POST")
-        ]
-
-    def result_posts(self) -> list[Seen]:
-        return self.webapp.seen("/result", "POST")
-
-    def wait_for(self, check: Callable[[], bool], timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            assert time.monotonic() < deadline, "timed out waiting"
-            time.sleep(0.02)
-
-    def wait_results(self, count: int, timeout_s: float = 30.0) -> list[dict[str, str]]:
-        self.wait_for(lambda: len(self.results()) >= count, timeout_s)
-        return self.results()
-
-    def call(self, call_id: int) -> dict[str, Any]:
-        return self.alice.get(f"/api/v1/calls/{call_id}").json()  # type: ignore[no-any-return]
-
-    def events(self, call_id: int) -> list[dict[str, Any]]:
-        return self.alice.get(f"/api/v1/calls/{call_id}/events").json()["items"]  # type: ignore[no-any-return]
-
-    def attempts(self, call_id: int) -> list[dict[str, Any]]:
-        return self.alice.get(f"/api/v1/calls/{call_id}/attempts").json()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def start_dialing(database_url: str, webapp: WebApp) -> Iterator[Callable[..., Dialing]]:
-    stack: list[Any] = []
-
-    def start(
-        *rules: SimRule, lines: int = 100, sender_lines: int | None = None, max_call_s: float = 3600
-    ) -> Dialing:
-        settings = make_settings(
-            database_url,
-            dialer=DialerSettings(
-                lines=lines, cps=1000, poll_s=1.0, lease_s=120, max_call_s=max_call_s
-            ),
-            sim=SimSettings(speed=SPEED, rule=rules),
-        )
-        store = open_store(settings)
-        accounts = accounts_for(store, settings)
-        accounts.add_sender("alice", "1111", lines=sender_lines)
-        accounts.set_admin_pin("2468")
-        store.close()
-        clock = ScaledClock(SPEED)
-        driver = SimDriver(rules, clock)
-        context = serve_in_thread(settings, clock=clock, dialing=True, driver=driver)
-        base = context.__enter__()
-        stack.append(context)
-        client = httpx.Client(base_url=base, auth=("alice", "1111"), timeout=30)
-        admin = httpx.Client(base_url=base, auth=("admin", "2468"), timeout=30)
-        stack.extend([client, admin])
-        return Dialing(base, webapp, clock, driver, client, admin)
-
-    yield start
-    for item in reversed(stack):
-        if isinstance(item, httpx.Client):
-            item.close()
-        else:
-            item.__exit__(None, None, None)
 
 
 def test_answered_and_confirmed_with_a_key(start_dialing: Callable[..., Dialing]) -> None:

@@ -75,7 +75,7 @@ def test_queued_answer_is_exactly_the_documented_one(
     assert call_id > 0
     assert [(c.tag, dict(c.attrib), c.text) for c in answer.root] == [
         ("login", {}, ALICE),
-        ("phone_number", {}, "15551234567"),
+        ("phone_number", {}, "+1 (555) 123-4567"),  # as sent; the API has the E.164 digits
         ("start_url", {}, server.start_url),
         ("scheduled_timestamp", {}, str(T0_S)),
         ("expiration_timestamp", {}, "0"),
@@ -115,7 +115,9 @@ def test_every_field_reaches_the_stored_call(shared_vxdial: Vxdial) -> None:
         expiration_timestamp=str(T0_S + DAY),
     )
     call_id = queued_call_id(answer)
-    assert answer.child_text("phone_number") == "15551234567"
+    assert (
+        answer.child_text("phone_number") == "tel:+1-555-123-4567;ani=+1 555 765 4321;postd=12p34#"
+    )
     assert answer.child_text("scheduled_timestamp") == str(T0_S + HOUR)
     assert answer.child_text("expiration_timestamp") == str(T0_S + DAY)
 
@@ -166,14 +168,24 @@ def test_max_retry_is_an_alias_of_max_retries(
         ("tel:+1-555-123-4567", "15551234567"),
         ("+44 20 7946 0958", "442079460958"),
         ("15551234567;ani=15557654321", "15551234567"),
+        ("+15551234567;ani=8001234567", "15551234567"),
     ],
 )
-def test_phone_number_is_answered_as_digits(shared_vxdial: Vxdial, given: str, number: str) -> None:
+def test_phone_number_is_echoed_as_sent_and_stored_as_digits(
+    shared_vxdial: Vxdial, given: str, number: str
+) -> None:
+    """Issue 11: Plum's example answer shows ``+1234567890;ani=8001234567``, the number as
+    the client sent it; the normalized E.164 digits are the API's."""
     answer = shared_vxdial.queuecall(phone_number=given)
     assert answer.status == "queued", answer.text
-    assert answer.child_text("phone_number") == number
+    assert answer.child_text("phone_number") == given
     call = shared_vxdial.api_json(f"/calls/{queued_call_id(answer)}")
     assert call["phone_number"] == number
+
+
+def test_the_echo_is_the_value_byte_for_byte(shared_vxdial: Vxdial) -> None:
+    answer = shared_vxdial.queuecall(phone_number="\t1 (555) 123-4567 ")
+    assert "<phone_number>\t1 (555) 123-4567 </phone_number>" in answer.text
 
 
 def test_values_are_escaped_in_the_answer(shared_vxdial: Vxdial) -> None:

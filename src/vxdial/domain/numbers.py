@@ -8,6 +8,11 @@ call) and ``;postd=DIGITS`` (DTMF sent after answer, RFC 3966 section 5.1.4 with
 country (libphonenumber's length rule, ``IS_POSSIBLE``; a local-only length is not
 enough, because an outbound dialer needs the whole number).
 
+A caller ID (``;ani=``, the ``caller_id`` field) may also be written nationally, as
+Plum's own documents do (``ani=8009957586`` on a US call): ``parse_caller_id`` reads it
+in the country of the called number when it is not possible with a country code, or
+when both readings are possible and differ (see its docstring for the tie rules).
+
 Parsing uses ``phonenumbers`` (Google's libphonenumber metadata). A full
 ``phonenumbers.parse`` costs ~9 us, too much for a million-line phone list, so
 ``parse_digits`` takes a fast path for the common case: plain digits whose national
@@ -96,10 +101,7 @@ def parse_destination(text: str) -> Destination:
             if name == "ani":
                 if not value:
                     raise errors.InvalidInput(FIELD, ";ani= needs a phone number")
-                try:
-                    ani = parse_digits(value)
-                except errors.InvalidInput as exc:
-                    raise errors.InvalidInput(FIELD, f";ani= {exc.reason}") from None
+                ani = value  # read once the called number (its country) is known
             elif name == "postd":
                 postd = _parse_postd(value)
             elif name == "ext":
@@ -109,7 +111,149 @@ def parse_destination(text: str) -> Destination:
             else:
                 shown = name or param
                 raise errors.InvalidInput(FIELD, f'unknown parameter ";{shown}"')
-    return Destination(parse_digits(body), ani, postd)
+    number = parse_digits(body)
+    if ani is not None:
+        try:
+            ani = parse_caller_id(ani, number)
+        except errors.InvalidInput as exc:
+            raise errors.InvalidInput(FIELD, f";ani= {exc.reason}") from None
+    return Destination(number, ani, postd)
+
+
+def parse_caller_id(text: str, called: str) -> str:
+    """A caller ID as E.164 digits, written with its country code or nationally in the
+    country of ``called`` (E.164 digits); raise ``InvalidInput("phone_number", reason)``.
+
+    Plum's documents write caller IDs nationally (``tel:+10123456789;ani=1234567890``
+    "displays a caller ID of 123-456-7890"), while our contract has always taken them
+    with a country code. Both readings are tried:
+
+    - a leading "+" means a country code follows: that reading only;
+    - if only one reading is a possible number, it is the one;
+    - if both are and they differ, a number that starts with the called country's trunk
+      prefix (0 in most of Europe) is national; otherwise the reading that is a *valid*
+      number (libphonenumber's number ranges) wins when only one is, and national wins a
+      tie ("3125551234" on a US call is Chicago, not +31 25551234 in the Netherlands).
+
+    What is possible in neither reading is refused, naming the country it was read in.
+    """
+    stripped = text.strip()
+    try:
+        international: str | None = parse_digits(stripped)
+        international_error: errors.InvalidInput | None = None
+    except errors.InvalidInput as exc:
+        international, international_error = None, exc
+    if stripped.startswith("+") or (international_error and _is_syntax_error(international_error)):
+        if international_error is not None:
+            raise international_error
+        assert international is not None
+        return international
+    region = _region_of(called)
+    if region is None:  # a non-geographic called number: no national numbering to read in
+        if international_error is not None:
+            raise international_error
+        assert international is not None
+        return international
+    national, national_reason = _parse_national(stripped, region)
+    if national is None:
+        if international is not None:
+            return international
+        country_code = phonenumbers.country_code_for_region(region)
+        raise errors.InvalidInput(
+            FIELD,
+            f"{quote(stripped)} is not a valid phone number ({national_reason} for "
+            f"{region}, +{country_code}, the called number's country; nor is it one with "
+            "its country code)",
+        )
+    if international is None or international == national:
+        return national
+    trunk_prefix = _trunk_prefix(region)
+    digits = stripped.translate(_SEPARATORS)
+    if trunk_prefix and digits.startswith(trunk_prefix):
+        return national
+    national_valid = _is_valid(national)
+    if national_valid != _is_valid(international):
+        return national if national_valid else international
+    return national
+
+
+def check_caller_id(text: str) -> None:
+    """Refuse a caller ID that no called number could make readable: letters, a "+"
+    inside, no digits, or an impossible number after a "+". Whether a national one is
+    possible depends on the called number's country (``CallerIds``)."""
+    stripped = text.strip()
+    try:
+        parse_digits(stripped)
+    except errors.InvalidInput as exc:
+        if stripped.startswith("+") or _is_syntax_error(exc):
+            raise
+
+
+class CallerIds:
+    """One caller ID (a request's ``caller_id``) read for many called numbers: the
+    reading depends only on the called number's country, so each country's answer is
+    kept (a phone_list of a million lines reads it a handful of times)."""
+
+    __slots__ = ("_by_region", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._by_region: dict[str | None, str | errors.InvalidInput] = {}
+
+    def for_called(self, called: str) -> str:
+        """The caller ID as E.164 digits for a call to ``called``, or raise."""
+        region = _region_of(called)
+        reading = self._by_region.get(region)
+        if reading is None:
+            try:
+                reading = parse_caller_id(self.text, called)
+            except errors.InvalidInput as exc:
+                reading = exc
+            self._by_region[region] = reading
+        if isinstance(reading, errors.InvalidInput):
+            raise reading
+        return reading
+
+
+def _is_syntax_error(exc: errors.InvalidInput) -> bool:
+    # Letters, a "+" in the middle, no digits: no reading can mend those.
+    return "(only digits" in exc.reason or "(no digits)" in exc.reason or '"+" only' in exc.reason
+
+
+@cache
+def _region_by_country_code(country_code: int) -> str | None:
+    region: str = phonenumbers.region_code_for_country_code(country_code)
+    return None if region in (_NON_GEO_REGION, "ZZ") else region
+
+
+def _region_of(e164: str) -> str | None:
+    split = _split_country_code(e164)
+    return None if split is None else _region_by_country_code(split[0])
+
+
+def _parse_national(text: str, region: str) -> tuple[str | None, str]:
+    """``text`` read as a national number of ``region``: (E.164 digits or None, reason)."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        return None, _parse_error_reason(exc)
+    verdict = phonenumbers.is_possible_number_with_reason(number)
+    if verdict != IS_POSSIBLE:
+        return None, _REASONS.get(verdict, "not a possible number")
+    e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164[1:], ""
+
+
+@cache
+def _trunk_prefix(region: str) -> str | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    prefix: str | None = None if metadata is None else metadata.national_prefix
+    return prefix
+
+
+def _is_valid(e164: str) -> bool:
+    valid: bool = phonenumbers.is_valid_number(phonenumbers.parse("+" + e164, None))
+    return valid
 
 
 def parse_digits(text: str) -> str:

@@ -24,6 +24,7 @@ LENGTHS = {
     "login": 128,
     "pin": 16,
     "phone_number": 128,
+    "caller_id": 128,
     "start_url": 255,
     "result_url": 255,
     "message_reference": 255,
@@ -34,6 +35,11 @@ LENGTHS = {
 }
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# message_reference and call_parameters are the sender's own data ("arbitrary data with
+# possibly several different parameters", the Plum text): line breaks and tabs are
+# theirs to use; NUL cannot be stored, and the other controls have no place in text.
+DATA_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+DATA_FIELDS = ("message_reference", "call_parameters")
 FieldValue = str | int | None
 T = TypeVar("T")
 
@@ -56,6 +62,9 @@ class CampaignRequest:
     # leave theirs out.
     message_reference: str | None
     call_parameters: str | None
+    # The caller ID of every line without ;ani=, as sent: a national one is read in
+    # each line's country (PRODUCT.md section 8).
+    caller_id: str | None = None
 
 
 class _Problems:
@@ -79,6 +88,26 @@ class _Problems:
         if CONTROL_CHARACTERS.search(text):
             # NUL cannot be stored at all, and the others break logs, CSV and XML.
             self.found.append(errors.InvalidInput(name, "must not contain control characters"))
+            return None
+        return text
+
+    def data(self, name: str) -> str | None:
+        """A field of the sender's own data, exactly as sent: no trimming, CR, LF and
+        TAB allowed (they reach start_url and result_url byte for byte)."""
+        value = self.form.get(name)
+        if value is None or value == "":
+            return None
+        text = str(value)
+        limit = LENGTHS[name]
+        if len(text) > limit:
+            self.found.append(errors.InvalidInput(name, f"is longer than {limit} characters"))
+            return None
+        if DATA_CONTROL_CHARACTERS.search(text):
+            self.found.append(
+                errors.InvalidInput(
+                    name, "must not contain control characters other than tab, CR and LF"
+                )
+            )
             return None
         return text
 
@@ -107,12 +136,21 @@ def parse_call_request(
     phone = problems.text("phone_number", required=True)
     destination = problems.check("phone_number", phone, numbers.parse_destination)
     settings, message_reference, call_parameters = _settings(problems, now=now, zone=zone)
+    # Extension fields (PRODUCT.md section 8) after the Plum ones.
+    caller_id = problems.text("caller_id")
+    ani = destination.ani if destination is not None else None
+    if caller_id is not None and destination is not None and ani is None:
+        ani = problems.check(
+            "caller_id", caller_id, lambda text: numbers.parse_caller_id(text, destination.number)
+        )
+    else:  # ;ani= wins, but a caller_id that no number could read is still an error
+        problems.check("caller_id", caller_id, numbers.check_caller_id)
     problems.raise_if_any()
     assert destination is not None and settings is not None
     return CallRequest(
         calls.NewCall(
             phone_number=destination.number,
-            ani=destination.ani,
+            ani=ani,
             postd=destination.postd,
             message_reference=message_reference,
             call_parameters=call_parameters,
@@ -143,9 +181,11 @@ def parse_campaign_request(
     if has_phone_list is False:
         problems.add("phone_list", "is required: upload the list of numbers as a file")
     settings, message_reference, call_parameters = _settings(problems, now=now, zone=zone)
+    caller_id = problems.text("caller_id")  # an extension field (PRODUCT.md section 8)
+    problems.check("caller_id", caller_id, numbers.check_caller_id)
     problems.raise_if_any()
     assert name is not None and settings is not None
-    return CampaignRequest(name, settings, message_reference, call_parameters)
+    return CampaignRequest(name, settings, message_reference, call_parameters, caller_id)
 
 
 def _settings(
@@ -156,8 +196,8 @@ def _settings(
     before = len(problems.found)
     start_url = problems.check("start_url", problems.text("start_url", required=True), _url)
     result_url = problems.check("result_url", problems.text("result_url"), _url)
-    message_reference = problems.text("message_reference")
-    call_parameters = problems.text("call_parameters")
+    message_reference = problems.data("message_reference")
+    call_parameters = problems.data("call_parameters")
     max_retries = _max_retries(problems)
     retry_interval = problems.check(
         "retry_interval",

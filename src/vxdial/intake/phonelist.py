@@ -1,69 +1,57 @@
 """Reading an uploaded phone_list, line by line, in constant memory.
 
 One call a line, CSV: ``phone[,message_reference[,call_parameters]]`` (PRODUCT.md
-section 2). Quoted fields may hold commas and doubled quotes, but not line breaks:
-each physical line is one record, so an unbalanced quote rejects its own line and
-never swallows the lines after it. A UTF-8 byte order mark, blank lines (also lines
-of empty fields, as spreadsheets export them), and LF, CRLF or CR endings are
-accepted; a first line that is a header naming the columns ("phone_number,...") is
-skipped. Fields are trimmed. Bytes that are not UTF-8 reject their line; a line
-longer than ``MAX_LINE`` characters is rejected without being held in memory.
+section 2). Quoted fields may hold commas, doubled quotes and line breaks (RFC 4180
+section 2.6): message_reference and call_parameters are the sender's data and travel
+exactly as written, so a quoted field keeps its spaces, tabs and CR/LF. Unquoted fields
+are trimmed (spreadsheets and people write ", "). A record that runs over several lines
+is reported at the line where it starts; it may span at most ``MAX_LINE`` characters,
+and a quote that does not close within them (or closes into a record that is not valid
+CSV) rejects only the line where it opened: reading resumes on the next line, so an
+unbalanced quote never swallows the lines after it. A UTF-8 byte order mark, blank lines
+(also lines of empty fields, as spreadsheets export them), and LF, CRLF or CR endings
+are accepted; a first line that is a header naming the columns ("phone_number,...") is
+skipped. Bytes that are not UTF-8 reject their line; a line longer than ``MAX_LINE``
+characters is rejected without being held in memory.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from vxdial.domain import calls, errors, numbers
-from vxdial.intake.fields import CONTROL_CHARACTERS
+from vxdial.intake.fields import CONTROL_CHARACTERS, DATA_CONTROL_CHARACTERS
 
 MAX_FIELDS = 3
 PHONE_MAX = 128
 TEXT_MAX = 255
 # Three full fields, quoted, with their doubled quotes: anything longer is not a line
-# we could accept, and reading it whole would let one line take any amount of memory.
+# (or a record of several lines) we could accept, and reading it whole would let one
+# line take any amount of memory.
 MAX_LINE = 2 * (PHONE_MAX + 2 * TEXT_MAX) + 16
 _HEADER_NAMES = {"phone", "phone_number", "number", "phonenumber"}
 _FIELD_LIMITS = (
-    ("phone_number", PHONE_MAX),
-    ("message_reference", TEXT_MAX),
-    ("call_parameters", TEXT_MAX),
+    ("phone_number", PHONE_MAX, CONTROL_CHARACTERS),
+    ("message_reference", TEXT_MAX, DATA_CONTROL_CHARACTERS),
+    ("call_parameters", TEXT_MAX, DATA_CONTROL_CHARACTERS),
 )
 _REPLACEMENT = "\ufffd"  # what undecodable bytes become
-_CONTROL = CONTROL_CHARACTERS
 _LINE_ENDS = "\r\n"
 _READ = MAX_LINE + 2  # a longest line with its CRLF
+_BLANKS = " \t"
+UNCLOSED = "line is not valid CSV (a quoted field is not closed)"
 
 
 class _Unterminated(Exception):
-    """A quoted field ran past the end of its line."""
+    """A quoted field ran past the end of the text given."""
 
 
-class _OneLine:
-    """The input of the csv reader: the one line we hand it, and never the next.
-
-    When a quoted field is not closed on its line, csv asks for the next line; we
-    refuse, so the line is rejected alone (csv starts every record afresh).
-    """
-
-    __slots__ = ("line",)
-
-    def __init__(self) -> None:
-        self.line: str | None = None
-
-    def __iter__(self) -> _OneLine:
-        return self
-
-    def __next__(self) -> str:
-        line = self.line
-        if line is None:
-            raise _Unterminated
-        self.line = None
-        return line
+class _BadCsv(Exception):
+    """The record is not CSV; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,60 +60,73 @@ class Rejected:
     reason: str  # "field: reason", as the answer shows it
 
 
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    text: str  # with its line ending, if it had one
+    too_long: bool = False
+
+
 def read_phone_list(
     stream: BinaryIO,
     *,
     message_reference: str | None = None,
     call_parameters: str | None = None,
+    caller_id: str | None = None,
 ) -> Iterator[calls.NewCall | Rejected]:
-    """Yield a ``NewCall`` (with its ``line``) or a ``Rejected`` for every non-blank line."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    """Yield a ``NewCall`` (with its ``line``) or a ``Rejected`` for every non-blank line.
+
+    ``message_reference`` and ``call_parameters`` are the values of lines that leave
+    theirs empty; ``caller_id`` is the caller ID of lines without ``;ani=``, read in
+    each line's country (a line whose country cannot read it is rejected).
+    """
     parse_destination = numbers.parse_destination
+    caller_ids = numbers.CallerIds(caller_id) if caller_id else None
     new_call = calls.NewCall
-    readline = text.readline
-    one_line = _OneLine()
-    quoted = csv.reader(one_line, strict=True)
-    line = 0
+    lines = _physical_lines(stream)
+    pending: deque[_Line] = deque()  # lines read ahead for a quoted line break, not yet used
     first = True
-    ended_in_cr = False  # the last read ended in a CR, maybe the first half of a CRLF
-    while raw := readline(_READ):
-        if ended_in_cr and raw[0] == "\n":
-            # The LF of a CRLF that the read limit split from its CR: not a line.
-            raw = raw[1:]
-            if not raw:
-                ended_in_cr = False
-                continue
-        ended_in_cr = raw[-1] == "\r"
-        line += 1
-        if len(raw) == _READ and raw[-1] not in _LINE_ENDS:
-            ended_in_cr = _skip_rest_of_line(readline)
+    while True:
+        if pending:
+            current = pending.popleft()
+        else:
+            next_line = next(lines, None)
+            if next_line is None:
+                return
+            current = next_line
+        line = current.number
+        if current.too_long:
             first = False
             yield Rejected(line, f"line is longer than {MAX_LINE} characters")
             continue
-        record = raw.rstrip(_LINE_ENDS)
-        if len(record) > MAX_LINE:
-            first = False
-            yield Rejected(line, f"line is longer than {MAX_LINE} characters")
-            continue
+        record = current.text.rstrip(_LINE_ENDS)
+        quoted: tuple[bool, ...] = ()
         if '"' in record:
-            one_line.line = record
             try:
-                fields = next(quoted)
+                fields, quoted = _split(record)
             except _Unterminated:
-                first = False
-                yield Rejected(line, "line is not valid CSV (a quoted field is not closed)")
-                continue
-            except csv.Error as exc:
-                one_line.line = None
+                joined = _join_quoted(current, pending, lines)
+                if joined is None:
+                    first = False
+                    yield Rejected(line, UNCLOSED)
+                    continue
+                (fields, quoted), record = joined
+            except _BadCsv as exc:
                 first = False
                 yield Rejected(line, f"line is not valid CSV ({exc})")
                 continue
         else:
             fields = record.split(",")
         count = len(fields)
-        phone = fields[0].strip()
-        reference = fields[1].strip() if count > 1 else ""
-        parameters = fields[2].strip() if count > 2 else ""
+        if quoted:
+            phone = fields[0] if quoted[0] else fields[0].strip()
+            reference = (fields[1] if quoted[1] else fields[1].strip()) if count > 1 else ""
+            parameters = (fields[2] if quoted[2] else fields[2].strip()) if count > 2 else ""
+            phone = phone.strip()  # a number is never data: "  1555 " is 1555
+        else:
+            phone = fields[0].strip()
+            reference = fields[1].strip() if count > 1 else ""
+            parameters = fields[2].strip() if count > 2 else ""
         if not (phone or reference or parameters) and all(not f.strip() for f in fields):
             continue  # a blank line, or one of empty fields
         if first:
@@ -147,17 +148,137 @@ def read_phone_list(
                 continue
         try:
             destination = parse_destination(phone)
+            ani = destination.ani
+            if ani is None and caller_ids is not None:
+                try:
+                    ani = caller_ids.for_called(destination.number)
+                except errors.InvalidInput as exc:
+                    yield Rejected(line, f"caller_id: {exc.reason}")
+                    continue
         except errors.InvalidInput as exc:
             yield Rejected(line, str(exc))
             continue
         yield new_call(
             destination.number,
-            destination.ani,
+            ani,
             destination.postd,
             reference or message_reference,
             parameters or call_parameters,
             line,
         )
+
+
+def _physical_lines(stream: BinaryIO) -> Iterator[_Line]:
+    """Each line of the upload, numbered from 1, with its ending; a line longer than
+    ``MAX_LINE`` comes as ``too_long`` without its text (never held whole)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    readline = text.readline
+    number = 0
+    ended_in_cr = False  # the last read ended in a CR, maybe the first half of a CRLF
+    while raw := readline(_READ):
+        if ended_in_cr and raw[0] == "\n":
+            # The LF of a CRLF that the read limit split from its CR: not a line.
+            raw = raw[1:]
+            if not raw:
+                ended_in_cr = False
+                continue
+        ended_in_cr = raw[-1] == "\r"
+        number += 1
+        if len(raw) == _READ and raw[-1] not in _LINE_ENDS:
+            ended_in_cr = _skip_rest_of_line(readline)
+            yield _Line(number, "", too_long=True)
+        elif len(raw.rstrip(_LINE_ENDS)) > MAX_LINE:
+            yield _Line(number, "", too_long=True)
+        else:
+            yield _Line(number, raw)
+
+
+def _join_quoted(
+    first: _Line, pending: deque[_Line], lines: Iterator[_Line]
+) -> tuple[tuple[list[str], tuple[bool, ...]], str] | None:
+    """The record that starts at ``first`` and whose quoted field holds line breaks:
+    (fields, record), using the lines after it (read ahead into ``pending``, taken out
+    of it only when they join the record). None when no valid record ends within
+    ``MAX_LINE`` characters: the caller rejects ``first`` alone and goes on with
+    ``pending``."""
+    record = first.text
+    used = 0
+    while True:
+        if used < len(pending):
+            following = pending[used]
+        else:
+            next_line = next(lines, None)
+            if next_line is None:
+                return None
+            pending.append(next_line)
+            following = next_line
+        if following.too_long:
+            return None
+        record += following.text
+        used += 1
+        if len(record.rstrip(_LINE_ENDS)) > MAX_LINE:
+            return None
+        try:
+            split = _split(record.rstrip(_LINE_ENDS))
+        except _Unterminated:
+            continue
+        except _BadCsv:
+            return None
+        for _ in range(used):
+            pending.popleft()
+        return split, record.rstrip(_LINE_ENDS)
+
+
+def _split(record: str) -> tuple[list[str], tuple[bool, ...]]:
+    """CSV fields of one record and whether each was quoted (RFC 4180, with blanks
+    allowed around a quoted field, and a quote inside an unquoted field kept as an
+    ordinary character, as Python's csv module reads it)."""
+    fields: list[str] = []
+    quoted: list[bool] = []
+    end = len(record)
+    start = 0
+    while True:
+        opening = start
+        while opening < end and record[opening] in _BLANKS:
+            opening += 1
+        if opening < end and record[opening] == '"':
+            parts = []
+            position = opening + 1
+            while True:
+                closing = record.find('"', position)
+                if closing < 0:
+                    raise _Unterminated
+                parts.append(record[position:closing])
+                if record.startswith('"', closing + 1):  # a doubled quote: one quote
+                    parts.append('"')
+                    position = closing + 2
+                    continue
+                position = closing + 1
+                break
+            while position < end and record[position] in _BLANKS:
+                position += 1
+            if position < end and record[position] != ",":
+                raise _BadCsv(f"text after the closing quote of field {len(fields) + 1}")
+            fields.append("".join(parts))
+            quoted.append(True)
+            if position >= end:
+                break
+            start = position + 1
+            if start == end:  # a final comma: one more, empty, field
+                fields.append("")
+                quoted.append(False)
+                break
+        else:
+            comma = record.find(",", start)
+            if comma < 0:
+                fields.append(record[start:])
+                quoted.append(False)
+                break
+            fields.append(record[start:comma])
+            quoted.append(False)
+            start = comma + 1
+    quoted += [False] * (MAX_FIELDS - len(quoted))
+    return fields, tuple(quoted)
 
 
 def _skip_rest_of_line(readline: Callable[[int], str]) -> bool:
@@ -169,11 +290,13 @@ def _skip_rest_of_line(readline: Callable[[int], str]) -> bool:
 
 
 def _field_problem(fields: tuple[str, str, str]) -> str | None:
-    for value, (name, limit) in zip(fields, _FIELD_LIMITS, strict=True):
+    for value, (name, limit, control) in zip(fields, _FIELD_LIMITS, strict=True):
         if len(value) > limit:
             return f"{name}: is longer than {limit} characters"
         if _REPLACEMENT in value:
             return f"{name}: is not valid UTF-8 text"
-        if _CONTROL.search(value):
-            return f"{name}: must not contain control characters"
+        if control.search(value):
+            if control is CONTROL_CHARACTERS:
+                return f"{name}: must not contain control characters"
+            return f"{name}: must not contain control characters other than tab, CR and LF"
     return None

@@ -266,6 +266,7 @@ class Intake:
             phone_list,
             message_reference=request.message_reference,
             call_parameters=request.call_parameters,
+            caller_id=request.caller_id,
         ):
             if type(item) is Rejected:
                 bad.append((item.line, item.reason))

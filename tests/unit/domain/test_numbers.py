@@ -163,6 +163,79 @@ def test_impossible_ani() -> None:
     assert reason.startswith(';ani= "12" is not a valid phone number')
 
 
+# A caller ID written nationally is read in the called number's country (issue 11,
+# PRODUCT.md section 8): Plum's documents write "tel:+10123456789;ani=1234567890".
+
+
+@pytest.mark.parametrize(
+    ("text", "ani"),
+    [
+        # Plum's own examples: ten NANP digits, no country code.
+        ("tel:+10123456789;ani=1234567890", "11234567890"),
+        ("+1234567890;ani=8001234567", None),  # "+1234567890" is not possible: see below
+        ("15551234567;ani=8009957586", "18009957586"),
+        ("15551234567;ani=(800) 995-7586", "18009957586"),
+        # Both readings possible: national wins ("+31 25551234" would be the Netherlands).
+        ("13125550000;ani=3125551234", "13125551234"),
+        # The trunk prefix says national: a London number on a UK call.
+        ("442079460000;ani=020 7946 0000", "442079460000"),
+        # A country code the national reading cannot take: read with it, as before.
+        ("442079460000;ani=15551234567", "15551234567"),
+        ("442079460000;ani=442079460000", "442079460000"),
+        # Valid internationally (New York), not as a German number: international.
+        ("4915112345678;ani=12127365000", "12127365000"),
+        # A "+" always means a country code follows.
+        ("15551234567;ani=+3125551234", "3125551234"),
+        ("15551234567;ani=+1 555 765 4321", "15557654321"),
+    ],
+)
+def test_caller_id_may_be_written_nationally(text: str, ani: str | None) -> None:
+    if ani is None:
+        assert invalid(text).reason.startswith('"+1234567890" is not a valid phone number')
+        return
+    assert numbers.parse_destination(text).ani == ani
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "15551234567;ani=12345",
+            ';ani= "12345" is not a valid phone number (too short for US, +1, the called '
+            "number's country; nor is it one with its country code)",
+        ),
+        (
+            "442079460000;ani=12",
+            ';ani= "12" is not a valid phone number (too short for GB, +44, the called '
+            "number's country; nor is it one with its country code)",
+        ),
+        (
+            "15551234567;ani=+12345",
+            ';ani= "+12345" is not a valid phone number (too short for country code 1)',
+        ),
+    ],
+)
+def test_caller_id_impossible_in_both_readings_is_refused(text: str, reason: str) -> None:
+    assert invalid(text).reason == reason
+
+
+def test_caller_id_of_a_non_geographic_called_number_needs_its_country_code() -> None:
+    # +800 (international freephone) has no national numbering to read a caller ID in.
+    assert numbers.parse_caller_id("15557654321", "80012345678") == "15557654321"
+    with pytest.raises(errors.InvalidInput):
+        numbers.parse_caller_id("2025550", "80012345678")
+
+
+@given(st.integers(min_value=2_000_000_000, max_value=9_999_999_999))
+def test_ten_valid_nanp_digits_are_read_nationally_on_a_nanp_call(national: int) -> None:
+    """Ten digits that make a valid NANP number are that number on a NANP call, whatever
+    else they could be read as with a country code (+230 6000000, +31 25551234, ...)."""
+    if not phonenumbers.is_valid_number(phonenumbers.parse(f"+1{national}")):
+        return
+    assert numbers.parse_caller_id(str(national), "15551234567") == f"1{national}"
+    assert numbers.parse_caller_id(f"1{national}", "15551234567") == f"1{national}"
+
+
 @pytest.mark.parametrize("text", ["15551234567;ext=12", "tel:+15551234567;ext=12"])
 def test_ext_parameter_is_rejected(text: str) -> None:
     assert invalid(text).reason == (

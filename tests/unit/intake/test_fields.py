@@ -106,13 +106,49 @@ def test_values_are_trimmed() -> None:
     request = call(
         phone_number="  15551234567 ",
         start_url=f" {START_URL}\t",
-        message_reference="  ref  ",
         max_retries=" 2 ",
     )
     assert request.call.phone_number == "15551234567"
     assert request.settings.start_url == START_URL
-    assert request.call.message_reference == "ref"
     assert request.settings.max_retries == 2
+
+
+# message_reference and call_parameters are the sender's data (issue 11): exactly as sent.
+
+DATA_VALUES = [
+    "  ACCT 0042  ",
+    "Hello Bob.\r\nYour appointment is tomorrow.",
+    "a=1\tb=2\n",
+    "\r\n",
+    "   ",
+    "ü€😀 and \x85 (NEL) and \u2028",
+    "x" * 255,
+    "\n" * 255,
+]
+
+
+@pytest.mark.parametrize("value", DATA_VALUES)
+@pytest.mark.parametrize("name", ["message_reference", "call_parameters"])
+def test_data_fields_keep_the_value_exactly_as_sent(name: str, value: str) -> None:
+    assert getattr(call(**{name: value}).call, name) == value
+    assert getattr(campaign(**{name: value}), name) == value
+
+
+@pytest.mark.parametrize(
+    "character", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"]
+)
+@pytest.mark.parametrize("name", ["message_reference", "call_parameters"])
+def test_data_fields_refuse_other_control_characters(name: str, character: str) -> None:
+    assert problems(**{name: f"a{character}b"}) == [
+        (name, "must not contain control characters other than tab, CR and LF")
+    ]
+
+
+@pytest.mark.parametrize("name", ["message_reference", "call_parameters"])
+def test_data_field_length_counts_every_character_sent(name: str) -> None:
+    # 254 characters and the two of a CRLF: one over the limit, nothing trimmed to fit.
+    assert problems(**{name: "x" * 254 + "\r\n"}) == [(name, "is longer than 255 characters")]
+    assert problems(**{name: " " * 256}) == [(name, "is longer than 255 characters")]
 
 
 def test_integer_values_are_accepted() -> None:
@@ -159,10 +195,10 @@ def test_empty_required_fields_count_as_absent(empty: str | None) -> None:
 
 @pytest.mark.parametrize("empty", ["", "  "])
 def test_empty_optional_fields_count_as_absent(empty: str) -> None:
+    # Spaces alone are data in message_reference and call_parameters (kept as sent).
     names = [
         "result_url",
-        "message_reference",
-        "call_parameters",
+        *(["message_reference", "call_parameters"] if empty == "" else []),
         "max_retries",
         "max_retry",
         "retry_interval",
@@ -225,6 +261,7 @@ def test_length_limits_are_those_of_the_plum_text() -> None:
         "campaign_name": 64,
         "scheduled_time": 80,
         "expiration_time": 80,
+        "caller_id": 128,  # ours (PRODUCT.md section 8), as long as a phone_number
     }
 
 
@@ -309,7 +346,7 @@ def test_urls_must_not_contain_spaces(name: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["start_url", "result_url", "message_reference"])
+@pytest.mark.parametrize("name", ["start_url", "result_url"])
 def test_text_fields_must_not_contain_control_characters(name: str) -> None:
     assert problems(**{name: "http://app.example/\x00"}) == [
         (name, "must not contain control characters")
@@ -639,3 +676,64 @@ def test_no_message_shows_the_pin(parse: Callable[..., object]) -> None:
 def test_login_and_pin_are_not_checked_here() -> None:
     request = call(login="x" * 500, pin="y" * 500)
     assert request.call.phone_number == "15551234567"
+
+
+# caller_id (PRODUCT.md section 8): the caller ID of calls without ;ani=, national or not.
+
+
+@pytest.mark.parametrize(
+    ("caller_id", "ani"),
+    [
+        ("8009957586", "18009957586"),
+        ("+44 20 7946 0000", "442079460000"),
+        ("1 800 995 7586", "18009957586"),
+    ],
+)
+def test_caller_id_is_the_ani_of_a_call_without_one(caller_id: str, ani: str) -> None:
+    assert call(caller_id=caller_id).call.ani == ani
+
+
+def test_ani_of_the_number_wins_over_caller_id() -> None:
+    request = call(phone_number="15551234567;ani=8001112222", caller_id="8009957586")
+    assert request.call.ani == "18001112222"
+
+
+@pytest.mark.parametrize(
+    ("caller_id", "reason"),
+    [
+        (
+            "12345",
+            '"12345" is not a valid phone number (too short for US, +1, the called number\'s '
+            "country; nor is it one with its country code)",
+        ),
+        (
+            "800-FLOWERS",
+            '"800-FLOWERS" is not a valid phone number (only digits, +, spaces, '
+            "dots, dashes and brackets are allowed)",
+        ),
+        ("+12345", '"+12345" is not a valid phone number (too short for country code 1)'),
+        ("1" * 129, "is longer than 128 characters"),
+    ],
+)
+def test_a_caller_id_no_reading_makes_possible_is_refused(caller_id: str, reason: str) -> None:
+    assert problems(caller_id=caller_id) == [("caller_id", reason)]
+
+
+def test_caller_id_is_checked_even_beside_an_ani() -> None:
+    assert problems(phone_number="15551234567;ani=8001112222", caller_id="x") == [
+        (
+            "caller_id",
+            '"x" is not a valid phone number (only digits, +, spaces, dots, dashes '
+            "and brackets are allowed)",
+        )
+    ]
+
+
+def test_campaign_keeps_caller_id_as_sent_for_each_line_to_read() -> None:
+    assert campaign(caller_id=" 800 995 7586 ").caller_id == "800 995 7586"
+    assert campaign().caller_id is None
+    # What no country could read is refused for the whole upload.
+    assert campaign_problems({**CAMPAIGN, "caller_id": "+12345"}) == [
+        ("caller_id", '"+12345" is not a valid phone number (too short for country code 1)')
+    ]
+    assert campaign_problems({**CAMPAIGN, "caller_id": "call me"})[0][0] == "caller_id"

@@ -70,15 +70,60 @@ UNCLOSED = "line is not valid CSV (a quoted field is not closed)"
 ONLY_SEPARATORS = "only digits, +, spaces, dots, dashes and brackets are allowed"
 
 
-def test_quoted_field_cannot_hold_a_line_break() -> None:
-    # Each physical line is one record: the unclosed line is rejected, the next one
-    # stands on its own.
-    data = b'15551234567\n15551234568,"two\nlines",p\n15551234569\n'
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"])
+def test_a_quoted_field_may_hold_line_breaks(ending: bytes) -> None:
+    """RFC 4180 section 2.6; issue 11: call_parameters such as "Hello Bob.<CRLF>Your
+    appointment is tomorrow." travel exactly as written, reported at their first line."""
+    data = ending.join([b"15551234567", b'15551234568,"two', b'lines",p', b"15551234569", b""])
+    text = ending.decode()
     assert read(data) == [
         good(1, "15551234567"),
-        Rejected(2, UNCLOSED),
-        Rejected(3, f'phone_number: "lines\\"" is not a valid phone number ({ONLY_SEPARATORS})'),
+        good(2, "15551234568", f"two{text}lines", "p"),
         good(4, "15551234569"),
+    ]
+
+
+def test_crlf_and_tabs_inside_quotes_reach_call_parameters_exactly() -> None:
+    data = (
+        b'15551234567,"  ACCT 0042  ","Hello Bob.\r\nYour appointment is tomorrow."\r\n'
+        b'15551234568,"\tindented","a\tb\r\n\r\nc"\r\n'
+    )
+    assert read(data) == [
+        good(1, "15551234567", "  ACCT 0042  ", "Hello Bob.\r\nYour appointment is tomorrow."),
+        good(3, "15551234568", "\tindented", "a\tb\r\n\r\nc"),  # line 1 took two
+    ]
+
+
+def test_a_record_over_several_lines_is_bounded() -> None:
+    # A quote still open after MAX_LINE characters rejects its own line; the lines it
+    # read ahead are read again as records of their own.
+    filler = [b"1555%07d" % n for n in range(200)]
+    data = b'15551234567,"never closed\n' + b"\n".join(filler) + b'\n15551234568,x"\n'
+    items = read(data)
+    assert items[0] == Rejected(1, UNCLOSED)
+    assert items[1:201] == [good(n + 2, f"1555{n:07d}") for n in range(200)]
+    assert items[201] == good(202, "15551234568", 'x"')  # a quote inside: an ordinary one
+
+
+def test_control_characters_other_than_tab_cr_lf_are_refused_in_quotes() -> None:
+    data = b'15551234567,"a\x0bb"\n15551234568,,"x\x00"\n15551234569,"ok\n"\n'
+    assert read(data) == [
+        Rejected(
+            1, "message_reference: must not contain control characters other than tab, CR and LF"
+        ),
+        Rejected(
+            2, "call_parameters: must not contain control characters other than tab, CR and LF"
+        ),
+        good(3, "15551234569", "ok\n"),
+    ]
+
+
+def test_the_length_limit_counts_the_line_breaks_of_a_field() -> None:
+    fits = b'15551234567,"' + b"r" * 253 + b'\r\n"\n'
+    over = b'15551234568,"' + b"r" * 254 + b'\r\n"\n'
+    assert read(fits + over) == [
+        good(1, "15551234567", "r" * 253 + "\r\n"),
+        Rejected(3, "message_reference: is longer than 255 characters"),
     ]
 
 
@@ -340,11 +385,11 @@ def test_without_defaults_empty_fields_are_none() -> None:
 # Fields are trimmed; lines of empty fields are blank lines.
 
 
-def test_fields_are_trimmed() -> None:
-    data = b' 15551234567 , ref ,\ta=1 \n\t15551234568\t,"  quoted  "\n'
+def test_unquoted_fields_are_trimmed_and_quoted_ones_kept_exactly() -> None:
+    data = b' 15551234567 , ref ,\ta=1 \n\t15551234568\t,  "  quoted  " , " "\n'
     assert read(data) == [
         good(1, "15551234567", "ref", "a=1"),
-        good(2, "15551234568", "quoted"),
+        good(2, "15551234568", "  quoted  ", " "),
     ]
 
 
@@ -421,8 +466,8 @@ def test_line_numbers_are_exact() -> None:
         b"15551234567,a",  # 2
         b"",  # 3 blank
         b"12",  # 4 bad
-        b'15551234568,"multi',  # 5 bad: the quote is not closed on its line
-        b'line",ref',  # 6 bad: a record of its own
+        b'15551234568,"multi',  # 5 good: the quoted field goes on ...
+        b'line",ref',  # 6 ... on this line
         b"15551234569,a,b,c,d",  # 7 bad
         b"   ",  # 8 blank
         b"15551234560,\xff",  # 9 bad
@@ -434,8 +479,7 @@ def test_line_numbers_are_exact() -> None:
     assert [(type(item).__name__, item.line) for item in read(data)] == [
         ("NewCall", 2),
         ("Rejected", 4),
-        ("Rejected", 5),
-        ("Rejected", 6),
+        ("NewCall", 5),
         ("Rejected", 7),
         ("Rejected", 9),
         ("Rejected", 11),
@@ -516,3 +560,48 @@ def test_memory_stays_flat_over_a_large_list() -> None:
     assert last_line == LINES - 1  # line 300000 is blank
     assert stream.bytes_read > 10_000_000  # the whole list went through
     assert peak < 2_000_000, f"peak {peak} bytes while reading {stream.bytes_read} bytes"
+
+
+# caller_id (PRODUCT.md section 8): read in each line's country.
+
+
+def test_caller_id_is_read_in_each_lines_country() -> None:
+    data = (
+        b"15551234567\n"  # US: ten digits are a US number ...
+        b"442079460000\n"  # ... and a UK freephone number on a UK call
+        b"15551234568;ani=8001112222\n"  # its own ;ani= wins
+        b'"tel:+1-555-123-4569;ani=+442079460000"\n'
+    )
+    assert read(data, caller_id="8009957586") == [
+        calls.NewCall("15551234567", "18009957586", line=1),
+        calls.NewCall("442079460000", "448009957586", line=2),
+        calls.NewCall("15551234568", "18001112222", line=3),
+        calls.NewCall("15551234569", "442079460000", line=4),
+    ]
+
+
+def test_a_line_whose_country_cannot_read_the_caller_id_is_rejected_alone() -> None:
+    # Eight digits: a Berlin number on a German call, nothing on a US or UK one.
+    items = read(b"4930123456\n15551234567\n442079460000\n", caller_id="20794600")
+    assert items[0] == calls.NewCall("4930123456", "4920794600", line=1)
+    assert [(item.line, item.reason) for item in items[1:] if isinstance(item, Rejected)] == [
+        (
+            2,
+            'caller_id: "20794600" is not a valid phone number (too short for US, +1, the '
+            "called number's country; nor is it one with its country code)",
+        ),
+        (
+            3,
+            'caller_id: "20794600" is not a valid phone number (a local number without its '
+            "area code for GB, +44, the called number's country; nor is it one with its "
+            "country code)",
+        ),
+    ]
+
+
+def test_a_caller_id_with_its_country_code_is_the_same_everywhere() -> None:
+    items = read(b"15551234567\n442079460000\n", caller_id="+1 800 995 7586")
+    assert [item.ani for item in items if isinstance(item, calls.NewCall)] == [
+        "18009957586",
+        "18009957586",
+    ]

@@ -82,12 +82,15 @@ async def queuecall(request: Request) -> Response:
         if form is not None:
             await form.aclose()
     services.counters.count_plum("queuecall", "queued")
+    assert form is not None
     expires = queued.settings.expires_at
     return _xml(
         answers.queued_call(
             call_id=queued.call_id,
             login=sender.login,
-            phone_number=checked.call.phone_number,
+            # As the client sent it (Plum's own answer shows "+1234567890;ani=8001234567");
+            # the E.164 digits are the API's.
+            phone_number=form.fields["phone_number"],
             start_url=queued.settings.start_url,
             scheduled_timestamp=to_epoch_s(queued.settings.scheduled_at),
             expiration_timestamp=0 if expires is None else to_epoch_s(expires),

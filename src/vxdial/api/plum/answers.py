@@ -1,15 +1,18 @@
 """The XML answers of queuecall.php / queuecalls.php, as PRODUCT.md section 2 shows them.
 
 Always HTTP 200 and text/xml: existing clients look for the word "failed". Values are
-escaped; the PIN is never part of an answer.
+escaped, and characters XML 1.0 cannot carry at all (C0 controls other than tab, CR and
+LF, surrogates, U+FFFE and U+FFFF; section 2.2, "Char") are written as ``\\uXXXX``, so
+an answer always parses; the PIN is never part of an answer.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from typing import IO
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
 import anyio.to_thread
 
@@ -17,6 +20,21 @@ from vxdial.domain import calls, errors
 
 PROLOG = '<?xml version="1.0"?>\n'
 CHUNK = 256 * 1024
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _spell(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escape(text: str) -> str:
+    """``text`` as XML character data."""
+    return saxutils.escape(_NOT_XML.sub(_spell, text))
+
+
+def quoteattr(text: str) -> str:
+    """``text`` as a quoted XML attribute value."""
+    return saxutils.quoteattr(_NOT_XML.sub(_spell, text))
 
 
 def queued_call(

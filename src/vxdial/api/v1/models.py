@@ -37,6 +37,12 @@ class CallCreate(BaseModel):
     expiration_timestamp: int | None = Field(default=None, description="0 or UNIX time")
     scheduled_time: str | None = Field(default=None, examples=["tomorrow 9am"])
     expiration_time: str | None = Field(default=None, examples=["+3 days"])
+    caller_id: str | None = Field(
+        default=None,
+        description="caller ID when phone_number has no ;ani= (national numbers are read "
+        "in the called number's country)",
+        examples=["8009957586"],
+    )
 
 
 class Settings(BaseModel):

@@ -167,6 +167,7 @@ async def get_call(call_id: CallId, sender: SenderDep, svc: ServicesDep) -> mode
                                     "expiration_timestamp",
                                     "scheduled_time",
                                     "expiration_time",
+                                    "caller_id",
                                 )
                             },
                         },
@@ -485,8 +486,8 @@ async def campaign_results(
                         c.id,
                         c.line or "",
                         c.phone_number,
-                        c.message_reference or "",
-                        c.call_parameters or "",
+                        spreadsheet_safe(c.message_reference or ""),
+                        spreadsheet_safe(c.call_parameters or ""),
                         c.state.value,
                         c.callee_type or "",
                         c.attempts,
@@ -510,6 +511,18 @@ async def campaign_results(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-results.csv"'},
     )
+
+
+# OWASP, "CSV Injection": a cell that starts with one of these is taken for a formula by
+# spreadsheets (=HYPERLINK(...), +cmd|...). Such a cell is written with a leading single
+# quote, which spreadsheets show as text and hide; the csv module quotes cells holding
+# commas, quotes, CR or LF. Only the sender's own text columns can start so.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a CSV cell that no spreadsheet evaluates."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _iso(when: datetime | None) -> str:
