@@ -60,13 +60,6 @@ class Rejected:
     reason: str  # "field: reason", as the answer shows it
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
-    number: int
-    text: str  # with its line ending, if it had one
-    too_long: bool = False
-
-
 def read_phone_list(
     stream: BinaryIO,
     *,
@@ -83,34 +76,39 @@ def read_phone_list(
     parse_destination = numbers.parse_destination
     caller_ids = numbers.CallerIds(caller_id) if caller_id else None
     new_call = calls.NewCall
-    lines = _physical_lines(stream)
-    pending: deque[_Line] = deque()  # lines read ahead for a quoted line break, not yet used
+    next_line = _physical_lines(stream).__next__
+    pending: deque[str] = deque()  # lines read ahead for a quoted line break, not yet used
+    read = 0  # physical lines taken so far
     first = True
     while True:
         if pending:
-            current = pending.popleft()
+            raw = pending.popleft()
         else:
-            next_line = next(lines, None)
-            if next_line is None:
+            try:
+                raw = next_line()
+            except StopIteration:
                 return
-            current = next_line
-        line = current.number
-        if current.too_long:
+        read += 1
+        line = read  # where this record starts
+        if not raw:  # too long: _physical_lines does not keep its text
             first = False
             yield Rejected(line, f"line is longer than {MAX_LINE} characters")
             continue
-        record = current.text.rstrip(_LINE_ENDS)
+        record = raw.rstrip(_LINE_ENDS)
         quoted: tuple[bool, ...] = ()
         if '"' in record:
             try:
                 fields, quoted = _split(record)
             except _Unterminated:
-                joined = _join_quoted(current, pending, lines)
+                joined = _join_quoted(raw, pending, next_line)
                 if joined is None:
                     first = False
                     yield Rejected(line, UNCLOSED)
                     continue
-                (fields, quoted), record = joined
+                (fields, quoted), record, used = joined
+                read += used
+                for _ in range(used):
+                    pending.popleft()
             except _BadCsv as exc:
                 first = False
                 yield Rejected(line, f"line is not valid CSV ({exc})")
@@ -168,12 +166,11 @@ def read_phone_list(
         )
 
 
-def _physical_lines(stream: BinaryIO) -> Iterator[_Line]:
-    """Each line of the upload, numbered from 1, with its ending; a line longer than
-    ``MAX_LINE`` comes as ``too_long`` without its text (never held whole)."""
+def _physical_lines(stream: BinaryIO) -> Iterator[str]:
+    """Each line of the upload with its ending; a line longer than ``MAX_LINE`` comes as
+    "" (no line is empty otherwise), its text never held whole."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     readline = text.readline
-    number = 0
     ended_in_cr = False  # the last read ended in a CR, maybe the first half of a CRLF
     while raw := readline(_READ):
         if ended_in_cr and raw[0] == "\n":
@@ -183,50 +180,47 @@ def _physical_lines(stream: BinaryIO) -> Iterator[_Line]:
                 ended_in_cr = False
                 continue
         ended_in_cr = raw[-1] == "\r"
-        number += 1
         if len(raw) == _READ and raw[-1] not in _LINE_ENDS:
             ended_in_cr = _skip_rest_of_line(readline)
-            yield _Line(number, "", too_long=True)
-        elif len(raw.rstrip(_LINE_ENDS)) > MAX_LINE:
-            yield _Line(number, "", too_long=True)
+            yield ""
+        elif len(raw) > MAX_LINE and len(raw.rstrip(_LINE_ENDS)) > MAX_LINE:
+            yield ""
         else:
-            yield _Line(number, raw)
+            yield raw
 
 
 def _join_quoted(
-    first: _Line, pending: deque[_Line], lines: Iterator[_Line]
-) -> tuple[tuple[list[str], tuple[bool, ...]], str] | None:
-    """The record that starts at ``first`` and whose quoted field holds line breaks:
-    (fields, record), using the lines after it (read ahead into ``pending``, taken out
-    of it only when they join the record). None when no valid record ends within
-    ``MAX_LINE`` characters: the caller rejects ``first`` alone and goes on with
-    ``pending``."""
-    record = first.text
+    first: str, pending: deque[str], next_line: Callable[[], str]
+) -> tuple[tuple[list[str], tuple[bool, ...]], str, int] | None:
+    """The record that starts with line ``first`` and whose quoted field holds line
+    breaks: (its fields, the record, how many lines of ``pending`` it took). The lines
+    after ``first`` are read ahead into ``pending``; the caller takes the used ones out.
+    None when no valid record ends within ``MAX_LINE`` characters: the caller rejects
+    ``first`` alone and goes on with ``pending``."""
+    record = first
     used = 0
     while True:
         if used < len(pending):
             following = pending[used]
         else:
-            next_line = next(lines, None)
-            if next_line is None:
+            try:
+                following = next_line()
+            except StopIteration:
                 return None
-            pending.append(next_line)
-            following = next_line
-        if following.too_long:
+            pending.append(following)
+        if not following:  # a line too long to keep
             return None
-        record += following.text
+        record += following
         used += 1
-        if len(record.rstrip(_LINE_ENDS)) > MAX_LINE:
+        joined = record.rstrip(_LINE_ENDS)
+        if len(joined) > MAX_LINE:
             return None
         try:
-            split = _split(record.rstrip(_LINE_ENDS))
+            return _split(joined), joined, used
         except _Unterminated:
             continue
         except _BadCsv:
             return None
-        for _ in range(used):
-            pending.popleft()
-        return split, record.rstrip(_LINE_ENDS)
 
 
 def _split(record: str) -> tuple[list[str], tuple[bool, ...]]:
