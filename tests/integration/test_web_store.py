@@ -176,6 +176,32 @@ def test_keyset_pages_filters_and_search(store: Store) -> None:
     )
     found = store.campaign_calls_page(default.id, search="15551234567")
     assert [c.id for c in found] == [single]
+    # A reference is kept as sent but found without its surrounding spaces.
+    padded = upload(store, alice, "padded", 0)
+    store.add_campaign_batch(
+        sender_id=alice.id,
+        campaign=padded,
+        new_calls=[calls.NewCall("15551230000", message_reference="  ACCT 0042  ", line=1)],
+        rejections=[],
+        now=T0,
+    )
+    store.finish_campaign_upload(padded.id, T0)
+    assert store.build_search(padded.id, T0) is True
+    [listed] = store.campaign_calls_page(padded.id, search="ACCT 0042")
+    assert listed.message_reference == "  ACCT 0042  "
+    [single_padded] = store.queue_calls(
+        [
+            CallToQueue(
+                alice.id,
+                default.id,
+                calls.NewCall("15551234568", message_reference=" ACCT 0043 "),
+                SETTINGS,
+                T0,
+            )
+        ]
+    )
+    found = store.campaign_calls_page(default.id, search="ACCT 0043")
+    assert [c.id for c in found] == [single_padded]
     # A discarded upload leaves no terms behind, built or not.
     dropped = upload(store, alice, "dropped", 2)
     store.discard_campaign_upload(dropped.id)

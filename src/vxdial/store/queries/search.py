@@ -13,16 +13,19 @@ from vxdial.store.tables import call_search, call_search_built, campaigns, to_mi
 
 # An upload's terms, built once at its end in term order: the rows go into the B-tree
 # one after another instead of one page each (see tables.call_search). A reference
-# equal to the call's number is the same term, left out so that no row repeats.
+# equal to the call's number is the same term, left out so that no row repeats. A
+# reference is kept as sent ("  ACCT 0042  "), but found without its surrounding spaces
+# (the search box trims what is typed): TRIM() removes spaces on both engines, as
+# ``reference_term`` does for single calls.
 _INDEX_CAMPAIGN = sa.text(
     "INSERT INTO call_search (campaign_id, term, call_id)"
     " SELECT campaign_id, term, call_id FROM ("
     "  SELECT campaign_id, phone_number AS term, id AS call_id FROM calls"
     "  WHERE campaign_id = :campaign_id"
     "  UNION ALL"
-    "  SELECT campaign_id, message_reference, id FROM calls"
+    "  SELECT campaign_id, TRIM(message_reference), id FROM calls"
     "  WHERE campaign_id = :campaign_id AND message_reference IS NOT NULL"
-    "  AND message_reference <> phone_number"
+    "  AND TRIM(message_reference) NOT IN (phone_number, '')"
     " ) AS terms ORDER BY term, call_id"
 )
 # PostgreSQL sorts a million terms in memory rather than in temporary files (the
@@ -100,11 +103,16 @@ def index_call(
     message_reference: str | None,
 ) -> None:
     """Add the search terms of one call queued on its own."""
-    terms = {phone_number, message_reference} - {None, ""}
+    terms = {phone_number, reference_term(message_reference)} - {None, ""}
     conn.execute(
         sa.insert(call_search),
         [{"campaign_id": campaign_id, "term": term, "call_id": call_id} for term in terms],
     )
+
+
+def reference_term(message_reference: str | None) -> str | None:
+    """The term a message_reference is found by: without surrounding spaces."""
+    return None if message_reference is None else message_reference.strip(" ")
 
 
 def delete_campaign_terms(conn: Connection, campaign_id: int) -> None:
