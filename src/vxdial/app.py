@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from fastapi import FastAPI
 
-from vxdial import __version__, metrics, voicexml, web
+from vxdial import __version__, demo, metrics, voicexml, web
 from vxdial.accounts import Accounts, Authenticator, PinHasher
 from vxdial.api import ops, plum, v1
 from vxdial.config import Settings
@@ -256,4 +256,6 @@ def create_app(
     app.include_router(v1.router)
     app.include_router(ops.router)
     web.install(app)
+    if settings.demo.enabled:
+        demo.install(app, settings.demo)
     return app

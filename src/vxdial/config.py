@@ -205,6 +205,15 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class DemoSettings:
+    # The demo VoiceXML applications and the result inbox under /demo/ (src/vxdial/demo):
+    # on by default, so a fresh install can place a call end to end at once.
+    enabled: bool = True
+    # Result posts the inbox keeps per sender (in memory: a restart empties it).
+    inbox_size: int = 100
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str = "UTC"
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -218,6 +227,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -355,6 +365,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "auth.argon2_parallelism": (1, 64),
     "web.session_idle_s": (60, 30 * 86400),
     "web.session_max_s": (60, 365 * 86400),
+    "demo.inbox_size": (1, 10_000),
     "dialer.lines": (1, 100_000),
     "dialer.cps": (0.1, 100_000),
     "dialer.ring_timeout_s": (1, 600),

@@ -540,3 +540,15 @@ def test_bad_sim_rules_name_the_entry(tmp_path: Path, table: str, field: str, re
     error = invalid(config_path=path)
     assert error.field == field
     assert error.reason.startswith(reason)
+
+
+def test_the_demo_is_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
+    assert config.load(environ={}).demo == config.DemoSettings(enabled=True, inbox_size=100)
+    assert config.load(environ={"VXDIAL_DEMO_ENABLED": "false"}).demo.enabled is False
+    path = write(tmp_path, "[demo]\nenabled = false\ninbox_size = 20\n")
+    assert config.load(path, environ={}).demo == config.DemoSettings(enabled=False, inbox_size=20)
+    assert config.load(path, environ={"VXDIAL_DEMO_ENABLED": "1"}).demo.enabled is True
+    problem = invalid(environ={"VXDIAL_DEMO_INBOX_SIZE": "0"})
+    assert (problem.field, problem.reason) == ("demo.inbox_size", "must be from 1 to 10000")
+    problem = invalid(environ={"VXDIAL_DEMO_ENABLED": "maybe"})
+    assert problem.field == "demo.enabled"

@@ -495,7 +495,16 @@ async def run_call(
 
     channel = TerminalChannel(terminal, keys, caller)
     async with aiohttp.ClientSession(headers={"User-Agent": f"vxdial/{__version__} (try)"}) as http:
-        fetcher = TryFetcher(voicexml.HttpFetcher(http), terminal)
+        # As the dialer does: a start URL that refuses the POST of --post fields (a static
+        # file server: 405, 501) is fetched again with GET, the fields in the query.
+        fetcher = voicexml.StartFetcher(
+            TryFetcher(voicexml.HttpFetcher(http), terminal),
+            start,
+            lambda status, _: terminal.tell(
+                f"[the start URL answered POST with HTTP {status}: "
+                "fetched again with GET, the fields in the query string]"
+            ),
+        )
         session_task = asyncio.ensure_future(
             voicexml.run_session(start, channel=channel, fetcher=fetcher, session=session)
         )

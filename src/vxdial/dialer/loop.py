@@ -8,7 +8,8 @@ calls-per-second slot; each attempt runs as its own task:
     wait for the slot -> dial -> (ringing) -> answered?
         no:  the call is queued again for retry_interval, or failed / expired
         yes: connected is recorded first (an answered call is never dialed again),
-             then ;postd= digits, the start_url POST and the VoiceXML session, until
+             then ;postd= digits, the start_url POST (a GET when the server refuses
+             POST: event start_url_get_fallback) and the VoiceXML session, until
              either side hangs up, the application ends, or the maximum duration
     -> the attempt's end, with the transcript, in one write (and the result in the
        outbox if the call is final)
@@ -364,12 +365,23 @@ class Dialer:
             if call.postd:
                 await leg.send_dtmf(call.postd)
                 channel.note("postd", call.postd)
+            start = voicexml.FetchRequest(
+                call.settings.start_url, method="POST", data=start_fields(claim)
+            )
+
+            def fell_back(status: int, url: str) -> None:
+                # A static file server refusing the POST (voicexml/start.py): said in the
+                # call's history, since the application now reads its fields from the query.
+                channel.note(
+                    "start_url_get_fallback",
+                    f"POST answered HTTP {status}; fetched again with GET, the fields in the query",
+                )
+                log.info("dialer.start_url_get_fallback call_id=%d status=%d", call.id, status)
+
             end = await voicexml.run_session(
-                voicexml.FetchRequest(
-                    call.settings.start_url, method="POST", data=start_fields(claim)
-                ),
+                start,
                 channel=channel,
-                fetcher=voicexml.for_call(self.fetcher),
+                fetcher=voicexml.StartFetcher(voicexml.for_call(self.fetcher), start, fell_back),
                 session=session_variables(claim, callee_type),
             )
         except Hangup as exc:

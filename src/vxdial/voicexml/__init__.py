@@ -18,6 +18,7 @@ from vxdial.voicexml.fetch import (
 )
 from vxdial.voicexml.interpreter import run_session
 from vxdial.voicexml.session import EndReason, Limits, SessionEnd
+from vxdial.voicexml.start import StartFetcher
 
 __all__ = [
     "CallFetcher",
@@ -30,6 +31,7 @@ __all__ = [
     "HttpFetcher",
     "Limits",
     "SessionEnd",
+    "StartFetcher",
     "Upload",
     "for_call",
     "run_session",

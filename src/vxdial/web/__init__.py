@@ -11,8 +11,11 @@ from fastapi.staticfiles import StaticFiles
 
 from vxdial.web import admin, routes
 from vxdial.web.errors import install_error_handlers
+from vxdial.web.sessions import current_session
 
-__all__ = ["install"]
+# current_session: other edges (the demo's result inbox) show a page to the sender
+# logged in to the web interface.
+__all__ = ["current_session", "install"]
 
 
 def install(app: FastAPI) -> None:
