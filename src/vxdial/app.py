@@ -103,9 +103,7 @@ async def running_services(
     store = open_store(settings)
     hasher = PinHasher.from_settings(settings.auth)
     egress = EgressPolicy(settings.http.deny_networks)
-    connector = aiohttp.TCPConnector(
-        limit=HTTP_CONNECTIONS, ttl_dns_cache=300, resolver=egress.resolver()
-    )
+    connector = egress.connector(limit=HTTP_CONNECTIONS, ttl_dns_cache=300)
     http = aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": f"vxdial/{__version__}"},

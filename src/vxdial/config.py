@@ -176,7 +176,16 @@ class SipSettings:
 class HttpSettings:
     # Outbound HTTP (URL probes, VoiceXML documents, result_url) may not reach these
     # networks; see vxdial/egress.py. Loopback and private ranges are allowed.
-    deny_networks: tuple[str, ...] = ("169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128")
+    # Link-local (169.254.169.254: most clouds' metadata), unspecified, and the other
+    # clouds' metadata addresses: AWS's IPv6 one and Alibaba's.
+    deny_networks: tuple[str, ...] = (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "0.0.0.0/8",
+        "::/128",
+        "fd00:ec2::254/128",
+        "100.100.100.200/32",
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ clients' requests stay unharmed, and resources stay bounded (both engines)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import http.server
 import os
 import subprocess
 import sys
@@ -12,11 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
 from tests.acceptance.conftest import ALICE, ALICE_PIN, Vxdial, assert_failed
-from vxdial.config import IntakeSettings
+from vxdial.config import HttpSettings, IntakeSettings
 
 
 def test_control_characters_are_field_errors_and_hurt_no_other_request(
@@ -85,6 +88,54 @@ def test_link_local_addresses_are_not_probed(vxdial: Vxdial) -> None:
     [(field, reason)] = answer.errors
     assert field == "start_url"
     assert "is not an address vxdial may connect to" in reason
+
+
+@pytest.fixture
+def metadata_service() -> Iterator[tuple[int, list[str]]]:
+    """A server on 127.0.0.2 (loopback), standing for 169.254.169.254: (port, paths hit)."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.2", "[::ffff:127.0.0.2]", "１２７．０．０．２", "127。0。0。2"]
+)
+def test_the_probe_keeps_to_the_egress_policy_however_the_address_is_written(
+    start_vxdial: object, metadata_service: tuple[int, list[str]], host: str
+) -> None:
+    # The app's one connector checks the address it connects to (issue 12, item 1),
+    # after yarl has normalised the spelling.
+    port, hits = metadata_service
+    url = f"http://{host}:{port}/latest/meta-data/"
+
+    async def plain_get() -> int:  # the same client library, without the policy
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status
+
+    assert asyncio.run(plain_get()) == 200  # reachable as written: the test can fail
+    assert len(hits) == 1
+    guarded: Vxdial = start_vxdial(http=HttpSettings(deny_networks=("127.0.0.2/32",)))  # type: ignore[operator]
+    answer = guarded.queuecall(start_url=url)
+    assert answer.status == "failed"
+    [(field, reason)] = answer.errors
+    assert field == "start_url"
+    assert "is not an address vxdial may connect to" in reason, reason
+    assert len(hits) == 1
 
 
 def test_uploads_at_once_are_bounded(start_vxdial: object) -> None:
