@@ -138,6 +138,7 @@ async def running_services(
                 settings=settings.dialer,
                 fetcher=fetcher,
                 worker=worker,
+                session_limits=session_limits(settings),
             )
             deliverer = Deliverer(
                 store=store,
@@ -257,3 +258,8 @@ def create_app(
     if settings.demo.enabled:
         demo.install(app, settings.demo)
     return app
+
+
+def session_limits(settings: Settings) -> voicexml.Limits:
+    """The bounds of each call's VoiceXML session, from ``[voicexml]``."""
+    return voicexml.Limits(max_document_bytes=settings.voicexml.max_document_bytes)

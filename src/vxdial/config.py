@@ -223,6 +223,15 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class VoicexmlSettings:
+    # The interpreter's bounds on what one call's application may make it do
+    # (voicexml.Limits; docs/SECURITY.md). A VoiceXML document larger than this is
+    # error.badfetch: real applications weigh kilobytes, and parsing costs memory and
+    # CPU in proportion.
+    max_document_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str = "UTC"
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -237,6 +246,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     web: WebSettings = field(default_factory=WebSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    voicexml: VoicexmlSettings = field(default_factory=VoicexmlSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -375,6 +385,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "web.session_idle_s": (60, 30 * 86400),
     "web.session_max_s": (60, 365 * 86400),
     "demo.inbox_size": (1, 10_000),
+    "voicexml.max_document_bytes": (1024, 64 * 1024 * 1024),
     "dialer.lines": (1, 100_000),
     "dialer.cps": (0.1, 100_000),
     "dialer.ring_timeout_s": (1, 600),

@@ -89,12 +89,14 @@ class Dialer:
         settings: DialerSettings,
         fetcher: voicexml.Fetcher,
         worker: str | None = None,
+        session_limits: voicexml.Limits | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
         self.clock = clock
         self.settings = settings
         self.fetcher = fetcher
+        self.session_limits = session_limits or voicexml.Limits()
         self.worker = worker or worker_name()
         self.limits = DialLimits(lines=settings.lines, cps=settings.cps, horizon_s=PACING_HORIZON_S)
         self._up: dict[int, _Up] = {}
@@ -383,6 +385,7 @@ class Dialer:
                 channel=channel,
                 fetcher=voicexml.StartFetcher(voicexml.for_call(self.fetcher), start, fell_back),
                 session=session_variables(claim, callee_type),
+                limits=self.session_limits,
             )
         except Hangup as exc:
             return f"callee hung up ({exc.cause})"

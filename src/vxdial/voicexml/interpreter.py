@@ -491,6 +491,13 @@ class _Context:
             fetched = await self.shared.fetcher.fetch(request)
         except FetchError as exc:
             raise _Event(_badfetch(exc), f"{request.url}: {exc.reason}") from None
+        limit = self.shared.limits.max_document_bytes
+        if len(fetched.body) > limit:
+            raise _Event(
+                "error.badfetch",
+                f"{fetched.url}: the document is {len(fetched.body)} bytes, more than the "
+                f"limit of {limit} (max_document_bytes)",
+            )
         try:
             return parse.load(fetched.url, fetched.body)
         except parse.DocumentError as exc:

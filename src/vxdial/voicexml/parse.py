@@ -57,7 +57,11 @@ _INLINE = frozenset(
 _SSML = frozenset({"say-as", "emphasis", "prosody", "voice", "sub", "phoneme", "lang"})
 _SILENT = frozenset({"meta", "metadata", "lexicon", "desc"})
 _ENCTYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-_CACHE_SIZE = 256
+# The cache of parsed documents is shared by every call of the process, so it is bounded
+# by bytes, not by count: the bodies it holds (a parsed model costs about as much again),
+# and a document larger than an eighth of that is parsed for its call but not kept.
+CACHE_MAX_BYTES = 16 * 1024 * 1024
+_CACHE_ENTRY_MAX_BYTES = CACHE_MAX_BYTES // 8
 
 
 class DocumentError(Exception):
@@ -77,20 +81,32 @@ def _parser() -> etree.XMLParser:
 
 _PARSER = _parser()
 _cache: OrderedDict[tuple[str, bytes], model.VxmlDocument] = OrderedDict()
+_cache_bytes = 0
 
 
 def load(url: str, body: bytes) -> model.VxmlDocument:
-    """``parse``, remembering the last few hundred documents by (url, body)."""
+    """``parse``, remembering recent documents by (url, body), least recently used out
+    first, within ``CACHE_MAX_BYTES`` of bodies."""
+    global _cache_bytes
     key = (url, body)
     document = _cache.get(key)
     if document is not None:
         _cache.move_to_end(key)
         return document
     document = parse(url, body)
-    _cache[key] = document
-    if len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
+    size = len(url) + len(body)
+    if size <= _CACHE_ENTRY_MAX_BYTES:
+        _cache[key] = document
+        _cache_bytes += size
+        while _cache_bytes > CACHE_MAX_BYTES:
+            (old_url, old_body), _ = _cache.popitem(last=False)
+            _cache_bytes -= len(old_url) + len(old_body)
     return document
+
+
+def cache_bytes() -> int:
+    """The bytes of document bodies (and URLs) the parse cache holds now."""
+    return _cache_bytes
 
 
 def parse(url: str, body: bytes) -> model.VxmlDocument:

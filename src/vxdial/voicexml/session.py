@@ -24,6 +24,7 @@ class Limits:
     script_memory_bytes: int = 32 * 1024 * 1024  # the session's ECMAScript heap
     max_documents: int = 100  # VoiceXML documents loaded (<goto>/<submit> loops)
     max_steps: int = 10_000  # FIA iterations, dialog entries and events handled
+    max_document_bytes: int = 1024 * 1024  # one VoiceXML document's body
 
 
 @dataclass(frozen=True, slots=True)

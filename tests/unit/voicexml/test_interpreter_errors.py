@@ -194,3 +194,15 @@ async def test_endless_noinput_loop_with_a_silent_caller_is_stopped() -> None:
     result = await run(body, limits=voicexml.Limits(max_steps=50))
     assert result.end.reason == "error"
     assert 10 < len(result.channel.collects) < 50
+
+
+async def test_a_document_over_max_document_bytes_is_a_badfetch() -> None:
+    """Issue 12, item 8 ([voicexml] max_document_bytes): the body is refused before it is
+    parsed, naming the limit; one byte less is fine."""
+    small = vxml("<form><block>fits</block></form>")
+    limit = len(small.encode())
+    done = await run(small, limits=voicexml.Limits(max_document_bytes=limit))
+    assert done.end.reason == "end" and done.heard == ["fits"]
+    over = await run(small, limits=voicexml.Limits(max_document_bytes=limit - 1))
+    assert (over.end.reason, over.end.event) == ("error", "error.badfetch")
+    assert f"more than the limit of {limit - 1} (max_document_bytes)" in (over.end.message or "")
