@@ -328,8 +328,6 @@ class _Shared:
                 await self.play_queue()
             except media.Hangup:
                 return end
-            except _Event as event:  # an audio file missing at the very end
-                log.info("voicexml.unplayed call_id=%s %s", self.call_id, event.message)
             await self.channel.hangup()
         return end
 
@@ -352,32 +350,54 @@ class _Shared:
         queue, self.queue = self.queue, []
         for queued in queue:
             prompt = await self._fetch_audio(queued)
+            if prompt is None:
+                continue
             keys = await self.channel.play(prompt)
             if keys and prompt.bargein:
                 return keys
         return ""
 
-    async def _fetch_audio(self, queued: _Queued) -> media.Prompt:
-        """Fetch the prompt's audio files (through the fetcher and its cache, so the
-        channel finds them there). One that cannot be fetched is left out, and its
-        ``<audio>`` content is said instead; without content that is error.badfetch
-        (VoiceXML 2.0 section 4.1.3)."""
+    async def _fetch_audio(self, queued: _Queued) -> media.Prompt | None:
+        """The prompt as the channel gets it, its audio files fetched (through the
+        fetcher and its cache, so the channel finds them there). VoiceXML 2.0 section
+        4.1.3: an audio file that cannot be fetched is played as its ``<audio>`` content
+        instead (the SSML keeps the content and loses the element), and without content
+        it plays nothing and throws nothing. An ``<audio>`` inside one that plays is
+        only its alternate content, so it is not fetched. None: nothing is left to
+        play."""
         prompt = queued.prompt
         if not queued.audio:
             return prompt
         playable: list[str] = []
-        for url, has_fallback in queued.audio:
-            try:
-                await self.fetcher.fetch(FetchRequest(url))
-            except FetchError as exc:
-                if not has_fallback:
-                    raise _Event(_badfetch(exc), f"<audio src>: {url}: {exc.reason}") from None
-                log.info("voicexml.audio_fallback call_id=%s %s: %s", self.call_id, url, exc)
+        ssml_pieces = list(queued.ssml_pieces)
+        plays: dict[int, bool] = {}  # whether the audio (or one it is inside) plays
+        dropped = False
+        for index, audio in enumerate(queued.audio):
+            if audio.parent is not None and plays[audio.parent]:
+                plays[index] = True  # alternate content of an audio file that plays
                 continue
-            playable.append(url)
-        if len(playable) == len(queued.audio):
-            return prompt
-        return replace(prompt, audio_urls=tuple(playable))
+            try:
+                await self.fetcher.fetch(audio.request)
+            except FetchError as exc:
+                log.info(
+                    "voicexml.audio_unplayable call_id=%s url=%s reason=%s: %s",
+                    self.call_id,
+                    audio.request.url,
+                    exc.reason,
+                    "its content is played" if audio.has_content else "nothing is played",
+                )
+                plays[index] = False
+                ssml_pieces[audio.start] = ssml_pieces[audio.end] = ""
+                dropped = True
+            else:
+                plays[index] = True
+                playable.append(audio.request.url)
+        if not (prompt.text or playable):
+            return None
+        ssml = prompt.ssml
+        if ssml is not None and dropped:
+            ssml = queued.ssml_head + "".join(ssml_pieces) + "</speak>"
+        return replace(prompt, ssml=ssml, audio_urls=tuple(playable))
 
     def caller_hung_up(self) -> None:
         self.final = "hangup"
@@ -1535,7 +1555,7 @@ class _Context:
         rendered = self._render(prompt.parts, item, lang=prompt.lang)
         if prompt.timeout is not None:
             shared.next_timeout = prompt.timeout
-        if shared.final is not None or not (rendered.text or rendered.urls):
+        if shared.final is not None or not (rendered.text or rendered.audio):
             return  # no output in the final processing state
         bargein = prompt.bargein
         if bargein is None:
@@ -1543,10 +1563,12 @@ class _Context:
         said = media.Prompt(
             text=rendered.text,
             ssml=rendered.ssml,
-            audio_urls=tuple(rendered.urls),
+            audio_urls=tuple(audio.request.url for audio in rendered.audio),
             bargein=bargein,
         )
-        shared.queue.append(_Queued(said, tuple(rendered.audio)))
+        shared.queue.append(
+            _Queued(said, tuple(rendered.audio), rendered.ssml_head, tuple(rendered.ssml_pieces))
+        )
 
     def _render(
         self,
@@ -1562,11 +1584,8 @@ class _Context:
             assert self.doc is not None
             language = lang or self.doc.lang
             lang_attr = f" xml:lang={quoteattr(language)}" if language else ""
-            out.ssml = (
-                f'<speak version="1.0" xmlns="{_SSML_NS}"{lang_attr}>'
-                + "".join(out.ssml_pieces)
-                + "</speak>"
-            )
+            out.ssml_head = f'<speak version="1.0" xmlns="{_SSML_NS}"{lang_attr}>'
+            out.ssml = out.ssml_head + "".join(out.ssml_pieces) + "</speak>"
         return out
 
     def _render_into(
@@ -1616,29 +1635,46 @@ class _Context:
 
     def _render_audio(self, out: _Rendered, part: model.Audio, item: model.FormItem | None) -> None:
         """An ``<audio>``: its URI for the channel, its content as the text said when
-        the file cannot be played (and in transcripts)."""
+        the file cannot be played (and in transcripts). VoiceXML 2.0 section 4.1.3: an
+        ``expr`` that is undefined (or null) leaves the element out, content and all; a
+        URI that is empty or cannot be resolved is a file that cannot be played."""
         assert self.doc is not None
         if part.src is not None:
-            src: str | None = part.src
-        elif part.expr is not None:
+            src: object = part.src
+        else:
+            assert part.expr is not None
             with _Semantic(part.line, "<audio expr>"):
-                value = self.js.value(part.expr)
-            # An expr that is undefined or null plays nothing (VoiceXML 2.0 4.1.3); a
-            # recording is said as its fallback (it is not a URI the channel can get).
-            src = value if isinstance(value, str) else None
-        else:
-            src = None
-        if src is not None and src.strip():
-            url = urljoin(self.doc.base, src.strip())
-            out.urls.append(url)
-            out.mark(f"<audio src={quoteattr(url)}>")
-            before = len(out.ssml_pieces)
+                src = self.js.value(part.expr)
+            if src is None:
+                return
+        url: str | None = None
+        if isinstance(src, str) and src.strip():
+            # A recording (an object) is said as its content: it is no URI to fetch.
+            try:
+                url = urljoin(self.doc.base, src.strip())
+            except ValueError as exc:  # e.g. "http://[..." (an unclosed IPv6 address)
+                log.info(
+                    "voicexml.audio_unplayable call_id=%s url=%r reason=%s",
+                    self.shared.call_id,
+                    src,
+                    exc,
+                )
+        if url is None:
             self._render_into(out, part.fallback, item)
-            has_fallback = any(piece.strip() for piece in out.ssml_pieces[before:])
-            out.audio.append((url, has_fallback))
-            out.mark("</audio>")
-        else:
-            self._render_into(out, part.fallback, item)
+            return
+        index = len(out.audio)
+        parent = out.open_audio[-1] if out.open_audio else None
+        start = len(out.ssml_pieces)
+        out.mark(f"<audio src={quoteattr(url)}>")
+        out.open_audio.append(index)
+        out.audio.append(_Audio(self._request(url, "GET", "", None, part.fetch), parent, start))
+        self._render_into(out, part.fallback, item)
+        has_content = any(piece.strip() for piece in out.ssml_pieces[start + 1 :])
+        out.open_audio.pop()
+        out.audio[index] = replace(
+            out.audio[index], end=len(out.ssml_pieces), has_content=has_content
+        )
+        out.mark("</audio>")
 
     def _render_enumerate(
         self, out: _Rendered, part: model.Enumerate, item: model.FormItem | None
@@ -1755,24 +1791,40 @@ class _Data:
 
 
 @dataclass(frozen=True, slots=True)
+class _Audio:
+    """One ``<audio>`` of a rendered prompt: the request that fetches its file, the
+    ``<audio>`` it is the alternate content of (an index), whether it has content, and
+    the indexes of its opening and closing SSML pieces."""
+
+    request: FetchRequest
+    parent: int | None
+    start: int
+    end: int = 0
+    has_content: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class _Queued:
-    """A queued prompt, with its audio files and whether each has content to say
-    instead."""
+    """A queued prompt, with its audio elements and the SSML they are cut out of when
+    their file cannot be fetched."""
 
     prompt: media.Prompt
-    audio: tuple[tuple[str, bool], ...]
+    audio: tuple[_Audio, ...]
+    ssml_head: str  # the <speak> start tag
+    ssml_pieces: tuple[str, ...]
 
 
 @dataclass(eq=False)
 class _Rendered:
-    """A prompt being rendered: its plain text, its SSML and its audio URIs."""
+    """A prompt being rendered: its plain text, its SSML and its audio elements."""
 
     text_pieces: list[str] = field(default_factory=list)
     ssml_pieces: list[str] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-    audio: list[tuple[str, bool]] = field(default_factory=list)  # (url, has content)
+    audio: list[_Audio] = field(default_factory=list)
+    open_audio: list[int] = field(default_factory=list)  # the <audio>s being rendered
     markup: bool = False
     text: str = ""
+    ssml_head: str = ""
     ssml: str | None = None
 
     def say(self, text: str) -> None:
