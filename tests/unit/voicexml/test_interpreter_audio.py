@@ -134,3 +134,44 @@ async def test_missing_audio_enters_no_catch_all() -> None:
         ["7"],
     )
     assert result.heard == ["Enter a digit.", "pass 7"]
+
+
+async def test_nested_audio_is_alternate_content_fetched_only_when_its_outer_file_fails() -> None:
+    """VoiceXML 2.0 section 4.1.3: the content of <audio> "may include ... another audio
+    element", played only when the outer file cannot be."""
+    result = await run(
+        {
+            START: vxml("""<form><block>
+              <prompt><audio src="here.wav"><audio src="inner.wav"/>words</audio></prompt>
+              <prompt><audio src="gone.wav"><audio src="inner.wav">said</audio></audio></prompt>
+            </block></form>"""),
+            BASE + "here.wav": b"RIFF....",
+            BASE + "inner.wav": b"RIFF....",
+        }
+    )
+    first, second = result.channel.prompts
+    assert first.audio_urls == (BASE + "here.wav",)
+    assert second.audio_urls == (BASE + "inner.wav",)
+    assert second.ssml is not None and "gone.wav" not in second.ssml
+    assert f'<audio src="{BASE}inner.wav">said</audio>' in second.ssml
+    fetched = [request.url for request in result.fetcher.requests[1:]]
+    assert fetched == [BASE + "here.wav", BASE + "gone.wav", BASE + "inner.wav"]
+
+
+async def test_audio_is_fetched_with_its_fetch_attributes() -> None:
+    """VoiceXML 2.0 section 4.1.3 (<audio> fetchtimeout, maxage, maxstale) and 6.1."""
+    result = await run(
+        {
+            START: vxml("""<form><block>
+              <audio src="a.wav" fetchtimeout="3s" maxage="60" maxstale="5"/>
+            </block></form>"""),
+            BASE + "a.wav": b"RIFF....",
+        }
+    )
+    request = result.fetcher.requests[-1]
+    assert (request.url, request.timeout_s, request.maxage_s, request.maxstale_s) == (
+        BASE + "a.wav",
+        3.0,
+        60.0,
+        5.0,
+    )
