@@ -18,9 +18,11 @@ application (or, in a subdialog, the session: a subdialog ends by ``<return>``).
 Active grammars while an input item listens (section 3.1.4), in order of precedence:
 the item's own (only these when it is modal), the form's, the dialog's ``<link>``s, the
 document's links and its dialogs' grammars of document scope, then those of the
-application root document. Voice grammars are never active: this is a DTMF platform.
-A match of a grammar outside the current form moves to its dialog (or follows its link or
-choice) and the input fills that dialog.
+application root document. Voice grammars are active too, but hear nothing: this is a
+DTMF platform. A field without grammars of its own listens with the others; only one
+with no active grammar at all is error.semantic. A match of a grammar outside the
+current form moves to its dialog (or follows its link or choice) and the input fills
+that dialog.
 
 Events are Python exceptions inside this module only (``_Event``); they are handled where
 the spec says (the form item being visited, a ``<filled>``'s owner, the form during its
@@ -192,10 +194,11 @@ class _Active:
     ``owner`` "item": fills the input item being visited; "form": a grammar of the
     current form (fills items by slot); "link": follows ``link``; "choice": follows
     ``choice`` of ``dialog``; "dialog": a document-scope grammar of ``dialog`` (another
-    form, which is entered and filled).
+    form, which is entered and filled). ``matcher`` is None for a voice grammar: active,
+    but nothing is ever heard by it on this DTMF platform.
     """
 
-    matcher: inputs.Matcher
+    matcher: inputs.Matcher | None
     owner: _Owner
     link: model.Link | None = None
     choice: model.Choice | None = None
@@ -689,19 +692,22 @@ class _Context:
                 "error.unsupported.objectname",
                 f"line {item.line}: <{item.tag}> is not supported",
             )
-        if isinstance(item, model.Field):
-            if item.grammar_problem is not None:
-                raise _Event(*item.grammar_problem)
-            if not item.grammars and not state.form.grammars:
-                raise _Event(
-                    "error.semantic",
-                    f"line {item.line}: <field> has no grammar (no type, <grammar> or"
-                    " <option>) and its form none",
-                )
+        if isinstance(item, model.Field) and item.grammar_problem is not None:
+            raise _Event(*item.grammar_problem)
         if not suppress:
             self._queue_item_prompts(state, item)
         if isinstance(item, model.Field | model.Initial):
-            active, match = await self._listen(await self._active_grammars(state, item))
+            grammars = await self._active_grammars(state, item)
+            if not grammars and isinstance(item, model.Field):
+                # Legal without grammars of its own while others are active (links,
+                # form, document, application root: VoiceXML 2.0 sections 3.1.3, 3.1.4).
+                own = "and it is modal" if item.modal else "and no other grammar is active"
+                raise _Event(
+                    "error.semantic",
+                    f"line {item.line}: <field> has no active grammar: none of its own"
+                    f" (type, <grammar> or <option>) {own}",
+                )
+            active, match = await self._listen(grammars)
             return await self._process(state, active, match, item)
         if isinstance(item, model.Record):
             return await self._visit_record(state, item)
@@ -1018,13 +1024,12 @@ class _Context:
         document: model.VxmlDocument | None = None,
     ) -> None:
         matcher = await self._matcher(grammar, document or self.doc)
-        if matcher is not None:
-            active.append(_Active(matcher, owner, link, choice, dialog, document or self.doc))
+        active.append(_Active(matcher, owner, link, choice, dialog, document or self.doc))
 
     async def _matcher(
         self, grammar: model.Grammar, document: model.VxmlDocument | None
     ) -> inputs.Matcher | None:
-        """The matcher of a DTMF grammar; None for a voice grammar (never active here).
+        """The matcher of a DTMF grammar; None for a voice grammar (which hears nothing here).
         External grammars are fetched once per session."""
         if grammar.mode == "voice":
             return None
@@ -1105,11 +1110,11 @@ class _Context:
         interdigit_timeout_s = self._time_property("interdigittimeout")
         termchar = self._termchar()
         deaf = "dtmf" not in self._property("inputmodes").split()
-        if deaf:
-            active = []  # keys are not input: whatever is pressed, nothing is heard
-        lengths = [each.matcher.max_length for each in active]
+        # Keys meet the DTMF grammars alone; with inputmodes without dtmf, not even those.
+        heard = [] if deaf else [(each, each.matcher) for each in active if each.matcher]
+        lengths = [matcher.max_length for _, matcher in heard]
         max_digits = 0 if not lengths or None in lengths else max(n or 0 for n in lengths)
-        matchers = [each.matcher for each in active]
+        matchers = [matcher for _, matcher in heard]
 
         def complete(keys: str) -> bool:
             return any(m.match(keys) is not None for m in matchers) and not any(
@@ -1136,9 +1141,9 @@ class _Context:
         if collected.ended_by == "termchar" and collected.termchar:
             # A grammar may itself accept the terminating key (a choice of "#").
             candidates.append(keys + collected.termchar)
-        for each in active:
+        for each, matcher in heard:
             for candidate in candidates:
-                found = each.matcher.match(candidate) if candidate else None
+                found = matcher.match(candidate) if candidate else None
                 if found is not None:
                     return each, found
         shown = keys + (collected.termchar or "")
