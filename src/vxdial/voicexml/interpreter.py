@@ -303,7 +303,7 @@ class _Shared:
         self.final_values: dict[str, object] = {}
         self.steps = 0
         self.documents = 0
-        self.recordings: dict[int, media.Recording] = {}
+        self.recordings: dict[int, _Recorded] = {}
         self.matchers: dict[tuple[str, str | None], inputs.Matcher | None] = {}
 
     async def run(self, start: FetchRequest) -> SessionEnd:
@@ -807,6 +807,14 @@ class _Context:
     # -- record, transfer, subdialog -------------------------------------------------------
 
     async def _visit_record(self, state: _DialogState, item: model.Record) -> bool:
+        try:
+            # Checked before anyone is recorded (VoiceXML 2.0 section 2.3.6: a format
+            # the platform cannot write is error.unsupported.format, naming it).
+            written_as = media.recording_format(item.type)
+        except media.UnsupportedFormat as exc:
+            raise _Event(
+                "error.unsupported.format", f"line {item.line}: <record type>: {exc}"
+            ) from None
         max_time_s = self._time(item.maxtime, "<record maxtime>") if item.maxtime else 0.0
         final_silence_s = (
             self._time(item.finalsilence, "<record finalsilence>") if item.finalsilence else 2.0
@@ -828,17 +836,23 @@ class _Context:
             raise _Event("connection.disconnect.hangup") from None
         if recording.duration_s <= 0:
             raise _Event("noinput", "nothing was recorded")
+        try:
+            audio = media.encode_recording(recording.audio, written_as)
+        except media.UnsupportedFormat as exc:
+            raise _Event(
+                "error.unsupported.format", f"line {item.line}: <record type>: {exc}"
+            ) from None
         number = len(shared.recordings) + 1
-        shared.recordings[number] = recording
+        shared.recordings[number] = _Recorded(audio, written_as)
         value = {
             _RECORDING_KEY: number,
-            "type": item.type,
-            "size": len(recording.audio),
+            "type": written_as.media_type,
+            "size": len(audio),
             "duration": round(recording.duration_s * 1000),
         }
         shadow: dict[str, object] = {
             "duration": round(recording.duration_s * 1000),
-            "size": len(recording.audio),
+            "size": len(audio),
             "maxtime": recording.max_time_reached,
         }
         if recording.termchar is not None:
@@ -1308,9 +1322,13 @@ class _Context:
 
     def _add_value(self, data: _Data, name: str, value: object) -> None:
         if isinstance(value, dict) and _RECORDING_KEY in value:
-            recording = self.shared.recordings.get(int(value[_RECORDING_KEY]))
-            if recording is not None:
-                data.files[name] = Upload(f"{name}.wav", str(value.get("type")), recording.audio)
+            recorded = self.shared.recordings.get(int(value[_RECORDING_KEY]))
+            if recorded is not None:
+                # The part says what its bytes are, whatever the variable holds now.
+                written_as = recorded.written_as
+                data.files[name] = Upload(
+                    name + written_as.extension, written_as.media_type, recorded.audio
+                )
                 return
         if isinstance(value, dict):
             for key, each in value.items():
@@ -1793,6 +1811,14 @@ class _Data:
 
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, Upload] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """A ``<record>``'s recording, written in the format its ``type`` asked for."""
+
+    audio: bytes
+    written_as: media.RecordingFormat
 
 
 @dataclass(frozen=True, slots=True)
