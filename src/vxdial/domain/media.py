@@ -13,9 +13,11 @@ from __future__ import annotations
 import io
 import struct
 import wave
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+from xml.sax.saxutils import escape, quoteattr
 
 from vxdial.domain import g711
 
@@ -31,6 +33,118 @@ class Prompt:
     ssml: str | None = None
     audio_urls: tuple[str, ...] = ()
     bargein: bool = True  # keys pressed while it plays stop it
+
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """A stretch of a prompt said by text-to-speech: a ``<speak>`` document."""
+
+    ssml: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFile:
+    """An audio file of a prompt, and what to say when it cannot be played (a
+    ``<speak>`` document of the ``<audio>``'s content; None: nothing)."""
+
+    url: str
+    fallback: str | None
+
+
+_SSML_NAMESPACE = "http://www.w3.org/2001/10/synthesis"
+_XML_NAMESPACE = "{http://www.w3.org/XML/1998/namespace}"
+
+
+def prompt_pieces(ssml: str) -> tuple[Spoken | AudioFile, ...]:
+    """A prompt's SSML (``Prompt.ssml``) cut at its ``<audio src>`` elements, in the order
+    they are said: what text-to-speech says between the files, and the files with their
+    content (SSML 1.0 section 3.3.1: said when the file cannot be played). Each spoken
+    piece keeps the elements around it (a ``<prosody>`` that spans an audio file goes
+    on after it); pieces with nothing to say or pause are left out. Raises
+    ``ValueError`` when ``ssml`` is not well-formed XML."""
+    try:
+        root = ElementTree.fromstring(ssml)
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"the prompt's SSML is not well-formed: {exc}") from None
+    head = "<speak" + _attributes(root, xmlns=True) + ">"
+    pieces: list[Spoken | AudioFile] = []
+    around: list[ElementTree.Element] = []  # the open elements inside <speak>
+    said: list[str] = []
+    audible = False
+
+    def opened() -> str:
+        return "".join(_start(element) for element in around)
+
+    def closed() -> str:
+        return "".join(f"</{_name(element)}>" for element in reversed(around)) + "</speak>"
+
+    def cut() -> None:
+        nonlocal audible
+        if audible:
+            pieces.append(Spoken(head + "".join(said) + closed()))
+        said[:] = [opened()]
+        audible = False
+
+    def text(value: str | None) -> None:
+        nonlocal audible
+        if value:
+            said.append(escape(value))
+            audible = audible or bool(value.strip())
+
+    def walk(element: ElementTree.Element) -> None:
+        nonlocal audible
+        text(element.text)
+        for child in element:
+            if _name(child) == "audio" and child.get("src"):
+                cut()
+                fallback = head + opened() + _inner(child) + closed() if _audible(child) else None
+                pieces.append(AudioFile(child.get("src", ""), fallback))
+            else:
+                said.append(_start(child))
+                around.append(child)
+                walk(child)
+                around.pop()
+                said.append(f"</{_name(child)}>")
+                audible = audible or _name(child) == "break"
+            text(child.tail)
+
+    walk(root)
+    cut()
+    return tuple(pieces)
+
+
+def _name(element: ElementTree.Element) -> str:
+    return element.tag.rpartition("}")[2]
+
+
+def _attributes(element: ElementTree.Element, *, xmlns: bool = False) -> str:
+    written = [f" xmlns={quoteattr(_SSML_NAMESPACE)}"] if xmlns else []
+    for name, value in element.attrib.items():
+        if name.startswith(_XML_NAMESPACE):
+            name = "xml:" + name.removeprefix(_XML_NAMESPACE)
+        written.append(f" {name.rpartition('}')[2] if name.startswith('{') else name}")
+        written.append(f"={quoteattr(value)}")
+    return "".join(written)
+
+
+def _start(element: ElementTree.Element) -> str:
+    return f"<{_name(element)}{_attributes(element)}>"
+
+
+def _inner(element: ElementTree.Element) -> str:
+    """The content of ``element`` as SSML text."""
+    body = [escape(element.text or "")]
+    for child in element:
+        body.append(_start(child) + _inner(child) + f"</{_name(child)}>")
+        body.append(escape(child.tail or ""))
+    return "".join(body)
+
+
+def _audible(element: ElementTree.Element) -> bool:
+    """Whether ``element``'s content says or pauses anything."""
+    return any(text.strip() for text in element.itertext()) or any(
+        _name(each) in ("break", "audio") for each in element.iter() if each is not element
+    )
 
 
 @dataclass(frozen=True, slots=True)

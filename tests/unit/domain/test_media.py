@@ -118,3 +118,54 @@ def test_a_recording_that_is_not_16_bit_mono_at_8_khz_cannot_be_converted() -> N
         media.encode_recording(buffer.getvalue(), media.recording_format("audio/basic"))
     with pytest.raises(media.UnsupportedFormat, match="not a PCM WAV file"):
         media.encode_recording(b"not a wav", media.recording_format("audio/basic"))
+
+
+# -- a prompt cut at its audio files ----------------------------------------------------
+
+SPEAK = '<speak version="1.0" xmlns="http://www.w3.org/2001/10/synthesis" xml:lang="en-US">'
+HEAD = '<speak xmlns="http://www.w3.org/2001/10/synthesis" version="1.0" xml:lang="en-US">'
+
+
+def test_a_prompt_is_cut_at_its_audio_files_in_order() -> None:
+    """VoiceXML 2.0 section 4.1 (prompts sequence speech and audio, IR assertion 2) and
+    SSML 1.0 section 3.3.1 (the content of <audio> is said when its file cannot be)."""
+    ssml = (
+        SPEAK + "Your balance is <audio src='http://app/beep.wav'>beep</audio>"
+        "<say-as interpret-as='digits'>42</say-as> dollars."
+        "<audio src='http://app/thanks.wav'/></speak>"
+    )
+    assert media.prompt_pieces(ssml) == (
+        media.Spoken(HEAD + "Your balance is </speak>"),
+        media.AudioFile("http://app/beep.wav", HEAD + "beep</speak>"),
+        media.Spoken(HEAD + '<say-as interpret-as="digits">42</say-as> dollars.</speak>'),
+        media.AudioFile("http://app/thanks.wav", None),
+    )
+
+
+def test_the_elements_around_an_audio_file_go_on_after_it() -> None:
+    ssml = (
+        SPEAK + "<p><prosody rate='slow'>one <audio src='a.wav'>"
+        "<emphasis>alt</emphasis></audio> two</prosody></p><break time='1s'/></speak>"
+    )
+    assert media.prompt_pieces(ssml) == (
+        media.Spoken(HEAD + '<p><prosody rate="slow">one </prosody></p></speak>'),
+        media.AudioFile(
+            "a.wav",
+            HEAD + '<p><prosody rate="slow"><emphasis>alt</emphasis></prosody></p></speak>',
+        ),
+        media.Spoken(
+            HEAD + '<p><prosody rate="slow"> two</prosody></p><break time="1s"></break></speak>'
+        ),
+    )
+
+
+def test_whitespace_between_files_is_not_a_piece_and_nested_audio_is_content() -> None:
+    ssml = (
+        SPEAK + " <audio src='a.wav'><audio src='b.wav'/></audio>\n <audio src='c.wav'/> </speak>"
+    )
+    assert media.prompt_pieces(ssml) == (
+        media.AudioFile("a.wav", HEAD + '<audio src="b.wav"></audio></speak>'),
+        media.AudioFile("c.wav", None),
+    )
+    with pytest.raises(ValueError, match="not well-formed"):
+        media.prompt_pieces("<speak>")
