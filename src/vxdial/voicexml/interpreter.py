@@ -1589,9 +1589,9 @@ class _Context:
             audio_urls=tuple(audio.request.url for audio in rendered.audio),
             bargein=bargein,
         )
-        shared.queue.append(
-            _Queued(said, tuple(rendered.audio), rendered.ssml_head, tuple(rendered.ssml_pieces))
-        )
+        # The SSML's pieces are kept only to cut out audio that cannot be fetched.
+        pieces = tuple(rendered.ssml_pieces) if rendered.audio else ()
+        shared.queue.append(_Queued(said, tuple(rendered.audio), rendered.ssml_head, pieces))
 
     def _render(
         self,
