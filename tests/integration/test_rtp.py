@@ -16,6 +16,7 @@ from typing import cast
 
 import pytest
 
+from vxdial.domain import g711
 from vxdial.telephony.rtp import (
     PCMA,
     PCMU,
@@ -25,7 +26,6 @@ from vxdial.telephony.rtp import (
     RtpSession,
     SpeechRenderer,
     _audio,
-    _g711,
     _packet,
 )
 from vxdial.telephony.rtp import _session as rtp_session
@@ -137,7 +137,7 @@ async def test_a_prompt_is_sent_as_paced_20ms_packets(engine: MediaEngine) -> No
     await peer.wait_for(lambda packets: len(audio_packets(packets)) >= 51)
     sent = audio_packets(peer.packets)
     assert len(sent) == math.ceil(8037 / 160)
-    assert b"".join(p.payload for p in sent) == _g711.encode(pcm, "PCMU") + b"\xff" * 123
+    assert b"".join(p.payload for p in sent) == g711.encode(pcm, "PCMU") + b"\xff" * 123
     # The whole stream, silence included: one SSRC, sequence +1 and timestamp +160 per
     # packet, the marker on the first packet only.
     stream = peer.packets
@@ -158,7 +158,7 @@ async def test_pcma_is_sent_with_payload_type_8(engine: MediaEngine) -> None:
     await peer.wait_for(lambda packets: len(audio_packets(packets, 0xD5)) >= 5)
     sent = audio_packets(peer.packets, 0xD5)
     assert {p.payload_type for p in peer.packets} == {8}
-    assert b"".join(p.payload for p in sent) == _g711.encode(pcm, "PCMA")
+    assert b"".join(p.payload for p in sent) == g711.encode(pcm, "PCMA")
 
 
 async def test_keys_arrive_once_each(engine: MediaEngine) -> None:
@@ -297,7 +297,7 @@ async def test_record_keeps_the_speech_and_ends_at_final_silence(engine: MediaEn
     assert result.termchar is None and not result.max_time_reached
     frames, pcm = wav_frames(result.audio)
     # The speech exactly, after whatever silence the callee sent before it (usually none).
-    heard = _g711.decode(_g711.encode(speech, "PCMU"), "PCMU")
+    heard = g711.decode(g711.encode(speech, "PCMU"), "PCMU")
     assert pcm.endswith(heard)
     assert pcm[: -len(heard)] == bytes(len(pcm) - len(heard))
     assert result.duration_s == frames / 8000 >= 1.0
@@ -316,7 +316,7 @@ async def test_record_beeps_then_ends_at_a_key(engine: MediaEngine) -> None:
     await peer.wait_for(
         lambda packets: len(packets) > peer.packets.index(audio_packets(packets)[-1]) + 10
     )
-    loud = _g711.encode(tone(0.02, 500.0), "PCMU")
+    loud = g711.encode(tone(0.02, 500.0), "PCMU")
     for n in range(10):
         peer.send(session, 0, n * 160, loud)
     peer.send_key(session, "#", timestamp=10 * 160)
@@ -406,7 +406,7 @@ async def test_record_keeps_the_time_of_lost_packets_as_silence(engine: MediaEng
         session.record(max_time_s=30, final_silence_s=0.3, dtmf_term=False, beep=False)
     )
     await asyncio.sleep(0)  # record() runs up to its first wait: it is listening
-    loud = _g711.encode(tone(0.02, 500.0), "PCMU")
+    loud = g711.encode(tone(0.02, 500.0), "PCMU")
     for n in [*range(10), *range(15, 25)]:  # packets 10 to 14 lost
         peer.send(session, 0, 5000 + n * 160, loud)
     peer.send(session, 0, 5000 + 3 * 160, loud)  # a late duplicate: dropped
@@ -414,7 +414,7 @@ async def test_record_keeps_the_time_of_lost_packets_as_silence(engine: MediaEng
     assert result.duration_s == 0.5
     _, pcm = wav_frames(result.audio)
     assert pcm[10 * 320 : 15 * 320] == bytes(5 * 320)
-    assert pcm[15 * 320 : 16 * 320] == _g711.decode(loud, "PCMU")
+    assert pcm[15 * 320 : 16 * 320] == g711.decode(loud, "PCMU")
 
 
 async def test_a_key_held_past_one_event_segment_is_one_key(engine: MediaEngine) -> None:
@@ -497,7 +497,7 @@ async def test_a_final_silence_of_zero_does_not_cut_the_first_word(engine: Media
     await callee.play(speech, interruptible=False)
     result = await recording
     _, pcm = wav_frames(result.audio)
-    assert pcm.endswith(_g711.decode(_g711.encode(speech, "PCMU"), "PCMU"))
+    assert pcm.endswith(g711.decode(g711.encode(speech, "PCMU"), "PCMU"))
 
 
 async def test_rtp_is_marked_expedited_forwarding(engine: MediaEngine) -> None:

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["try_"]
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+_KEY_OF = {key: key for key in DTMF_KEYS} | {key.lower(): key for key in "ABCD"}
 EXIT_ERROR = 1  # the application ended on an uncaught event
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 124  # as timeout(1)
@@ -67,16 +68,31 @@ _SIM_DEFAULTS = config.SimRule()
 # -- arguments ------------------------------------------------------------------------
 
 
+def quoted(text: str) -> str:
+    """``text`` between double quotes as it was typed (case and all); only characters
+    a terminal cannot show (controls) are written as escapes."""
+    shown = (c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return '"' + "".join(shown) + '"'
+
+
+def not_keys(text: str) -> str:
+    """The characters of ``text`` that are no DTMF key in any case, each once, in the
+    order typed."""
+    return "".join(dict.fromkeys(c for c in text if c not in _KEY_OF))
+
+
 def dtmf_groups(spec: str) -> list[str]:
     """``"1,,42#"`` -> ``["1", "", "42#"]``; keys are 0-9 * # and A-D (any case)."""
-    groups = [group.strip().upper() for group in spec.split(",")]
-    for group in groups:
-        wrong = sorted(set(group) - DTMF_KEYS)
+    groups: list[str] = []
+    for typed in spec.split(","):
+        group = typed.strip()
+        wrong = not_keys(group)
         if wrong:
             raise typer.BadParameter(
-                f"{''.join(wrong)!r} in {spec!r}: DTMF keys are 0-9, *, # and A-D",
+                f"{quoted(wrong)} in {quoted(spec)}: DTMF keys are 0-9, *, # and A-D",
                 param_hint="--dtmf",
             )
+        groups.append("".join(_KEY_OF[c] for c in group))
     return groups
 
 
@@ -84,12 +100,12 @@ def one_key(key: str | None, option: str) -> str | None:
     """One DTMF key (any case) or None."""
     if key is None:
         return None
-    key = key.strip().upper()
-    if len(key) != 1 or key not in DTMF_KEYS:
+    stripped = key.strip()
+    if len(stripped) != 1 or not_keys(stripped):
         raise typer.BadParameter(
-            f"{key!r} is not one DTMF key (0-9, *, # or A-D)", param_hint=option
+            f"{quoted(key)} is not one DTMF key (0-9, *, # or A-D)", param_hint=option
         )
-    return key
+    return _KEY_OF[stripped]
 
 
 def seconds(value: float, option: str) -> float:
@@ -282,12 +298,13 @@ class KeyboardKeys:
             self._lines.put_nowait(line)
 
     def _keys(self, line: str) -> str:
-        typed = "".join(line.split()).upper()
-        keys = "".join(key for key in typed if key in DTMF_KEYS)
-        if keys != typed:
-            wrong = "".join(sorted(set(typed) - DTMF_KEYS))
-            self._terminal.tell(f"[ignored {wrong!r} in {line!r}: DTMF keys are 0-9, *, #, A-D]")
-        return keys
+        typed = "".join(line.split())
+        wrong = not_keys(typed)
+        if wrong:
+            self._terminal.tell(
+                f"[ignored {quoted(wrong)} in {quoted(line)}: DTMF keys are 0-9, *, #, A-D]"
+            )
+        return "".join(_KEY_OF[c] for c in typed if c in _KEY_OF)
 
     async def next(self, timeout_s: float) -> str | None:
         if self._lines.empty():
@@ -447,8 +464,7 @@ class TryFetcher:
     async def fetch(self, request: FetchRequest) -> Document:
         from vxdial.voicexml import FetchError
 
-        fields = f" {urlencode(dict(request.data))}" if request.data else ""
-        self._terminal.note(f"[fetch {request.method} {request.url}{fields}]")
+        self._terminal.note(f"[fetch {request.method} {request.url}{sent(request)}]")
         try:
             if urlsplit(request.url).scheme.lower() == "file":
                 return self._read(request.url)
@@ -473,6 +489,18 @@ class TryFetcher:
         except OSError as exc:
             raise FetchError(exc.strerror or str(exc)) from None
         return Document(url, body, None)
+
+
+def sent(request: FetchRequest) -> str:
+    """What a request carries, as ``--verbose`` shows it: its fields url-encoded, then
+    each file part as ``name=filename (type, size bytes)``."""
+    parts = [urlencode(dict(request.data))] if request.data else []
+    for name, upload in (request.files or {}).items():
+        size = len(upload.body)
+        parts.append(
+            f"{name}={upload.filename} ({upload.content_type}, {size} byte{'s' * (size != 1)})"
+        )
+    return "".join(f" {part}" for part in parts)
 
 
 # -- the command ------------------------------------------------------------------------

@@ -571,25 +571,57 @@ class SipLeg:
         return f"sip:{number}@{identity.trunk_host}:{identity.trunk[1]}"
 
     async def _render(self, prompt: media.Prompt) -> bytes:
+        """The prompt as pcm16: its SSML said by text-to-speech and its audio files
+        played, in order (a file that cannot be fetched or decoded is its ``<audio>``
+        content, VoiceXML 2.0 section 4.1.3: said, or nothing when it has none). A prompt
+        with files but no SSML plays the files, else its text."""
         if prompt.audio_urls and self._fetch_audio is not None:
-            try:
-                pieces = []
-                for url in prompt.audio_urls:
-                    body, content_type = await self._fetch_audio(url)
-                    pieces.append(rtp.decode_audio(body, content_type=content_type, url=url))
-                return b"".join(pieces)
-            except (errors.Unavailable, rtp.AudioError) as exc:
-                # VoiceXML 2.0 section 4.1.3: the fallback content (our text) is played.
-                log.warning("sip.audio_fallback call=%s error=%s", self.call.call_id, exc)
+            if prompt.ssml is None:
+                files = [await self._audio_file(url) for url in prompt.audio_urls]
+                if all(pcm is not None for pcm in files):
+                    return b"".join(pcm or b"" for pcm in files)
+            else:
+                try:
+                    pieces = media.prompt_pieces(prompt.ssml)
+                except ValueError as exc:
+                    log.warning("sip.ssml_unreadable call=%s error=%s", self.call.call_id, exc)
+                else:
+                    return await self._render_pieces(pieces)
         if prompt.ssml:
             try:
                 return await self._speech.render(prompt.ssml, self._voice, ssml=True)
             except rtp.MediaError as exc:
                 log.warning("sip.ssml_fallback call=%s error=%s", self.call.call_id, exc)
-        if not prompt.text.strip():
+        return await self._say(prompt.text, ssml=False)
+
+    async def _render_pieces(self, pieces: tuple[media.Spoken | media.AudioFile, ...]) -> bytes:
+        rendered: list[bytes] = []
+        for piece in pieces:
+            if isinstance(piece, media.Spoken):
+                rendered.append(await self._say(piece.ssml, ssml=True))
+                continue
+            pcm = await self._audio_file(piece.url)
+            if pcm is None and piece.fallback is not None:
+                # Its content, which may hold other audio files (SSML 1.0 section 3.3.1).
+                pcm = await self._render_pieces(media.prompt_pieces(piece.fallback))
+            rendered.append(pcm or b"")
+        return b"".join(rendered)
+
+    async def _audio_file(self, url: str) -> bytes | None:
+        """An audio file as pcm16; None (logged) when it cannot be fetched or decoded."""
+        assert self._fetch_audio is not None
+        try:
+            body, content_type = await self._fetch_audio(url)
+            return rtp.decode_audio(body, content_type=content_type, url=url)
+        except (errors.Unavailable, rtp.AudioError) as exc:
+            log.warning("sip.audio_fallback call=%s error=%s", self.call.call_id, exc)
+            return None
+
+    async def _say(self, text: str, *, ssml: bool) -> bytes:
+        if not text.strip():
             return b""
         try:
-            return await self._speech.render(prompt.text, self._voice)
+            return await self._speech.render(text, self._voice, ssml=ssml)
         except rtp.MediaError as exc:
             # The call goes on without this prompt: better than ending it for the
             # application's sake; the log says why nothing was heard.

@@ -18,9 +18,11 @@ application (or, in a subdialog, the session: a subdialog ends by ``<return>``).
 Active grammars while an input item listens (section 3.1.4), in order of precedence:
 the item's own (only these when it is modal), the form's, the dialog's ``<link>``s, the
 document's links and its dialogs' grammars of document scope, then those of the
-application root document. Voice grammars are never active: this is a DTMF platform.
-A match of a grammar outside the current form moves to its dialog (or follows its link or
-choice) and the input fills that dialog.
+application root document. Voice grammars are active too, but hear nothing: this is a
+DTMF platform. A field without grammars of its own listens with the others; only one
+with no active grammar at all is error.semantic. A match of a grammar outside the
+current form moves to its dialog (or follows its link or choice) and the input fills
+that dialog.
 
 Events are Python exceptions inside this module only (``_Event``); they are handled where
 the spec says (the form item being visited, a ``<filled>``'s owner, the form during its
@@ -192,10 +194,11 @@ class _Active:
     ``owner`` "item": fills the input item being visited; "form": a grammar of the
     current form (fills items by slot); "link": follows ``link``; "choice": follows
     ``choice`` of ``dialog``; "dialog": a document-scope grammar of ``dialog`` (another
-    form, which is entered and filled).
+    form, which is entered and filled). ``matcher`` is None for a voice grammar: active,
+    but nothing is ever heard by it on this DTMF platform.
     """
 
-    matcher: inputs.Matcher
+    matcher: inputs.Matcher | None
     owner: _Owner
     link: model.Link | None = None
     choice: model.Choice | None = None
@@ -300,7 +303,7 @@ class _Shared:
         self.final_values: dict[str, object] = {}
         self.steps = 0
         self.documents = 0
-        self.recordings: dict[int, media.Recording] = {}
+        self.recordings: dict[int, _Recorded] = {}
         self.matchers: dict[tuple[str, str | None], inputs.Matcher | None] = {}
 
     async def run(self, start: FetchRequest) -> SessionEnd:
@@ -328,8 +331,6 @@ class _Shared:
                 await self.play_queue()
             except media.Hangup:
                 return end
-            except _Event as event:  # an audio file missing at the very end
-                log.info("voicexml.unplayed call_id=%s %s", self.call_id, event.message)
             await self.channel.hangup()
         return end
 
@@ -352,32 +353,54 @@ class _Shared:
         queue, self.queue = self.queue, []
         for queued in queue:
             prompt = await self._fetch_audio(queued)
+            if prompt is None:
+                continue
             keys = await self.channel.play(prompt)
             if keys and prompt.bargein:
                 return keys
         return ""
 
-    async def _fetch_audio(self, queued: _Queued) -> media.Prompt:
-        """Fetch the prompt's audio files (through the fetcher and its cache, so the
-        channel finds them there). One that cannot be fetched is left out, and its
-        ``<audio>`` content is said instead; without content that is error.badfetch
-        (VoiceXML 2.0 section 4.1.3)."""
+    async def _fetch_audio(self, queued: _Queued) -> media.Prompt | None:
+        """The prompt as the channel gets it, its audio files fetched (through the
+        fetcher and its cache, so the channel finds them there). VoiceXML 2.0 section
+        4.1.3: an audio file that cannot be fetched is played as its ``<audio>`` content
+        instead (the SSML keeps the content and loses the element), and without content
+        it plays nothing and throws nothing. An ``<audio>`` inside one that plays is
+        only its alternate content, so it is not fetched. None: nothing is left to
+        play."""
         prompt = queued.prompt
         if not queued.audio:
             return prompt
         playable: list[str] = []
-        for url, has_fallback in queued.audio:
-            try:
-                await self.fetcher.fetch(FetchRequest(url))
-            except FetchError as exc:
-                if not has_fallback:
-                    raise _Event(_badfetch(exc), f"<audio src>: {url}: {exc.reason}") from None
-                log.info("voicexml.audio_fallback call_id=%s %s: %s", self.call_id, url, exc)
+        ssml_pieces = list(queued.ssml_pieces)
+        plays: dict[int, bool] = {}  # whether the audio (or one it is inside) plays
+        dropped = False
+        for index, audio in enumerate(queued.audio):
+            if audio.parent is not None and plays[audio.parent]:
+                plays[index] = True  # alternate content of an audio file that plays
                 continue
-            playable.append(url)
-        if len(playable) == len(queued.audio):
-            return prompt
-        return replace(prompt, audio_urls=tuple(playable))
+            try:
+                await self.fetcher.fetch(audio.request)
+            except FetchError as exc:
+                log.info(
+                    "voicexml.audio_unplayable call_id=%s url=%s reason=%s: %s",
+                    self.call_id,
+                    audio.request.url,
+                    exc.reason,
+                    "its content is played" if audio.has_content else "nothing is played",
+                )
+                plays[index] = False
+                ssml_pieces[audio.start] = ssml_pieces[audio.end] = ""
+                dropped = True
+            else:
+                plays[index] = True
+                playable.append(audio.request.url)
+        if not (prompt.text or playable):
+            return None
+        ssml = prompt.ssml
+        if ssml is not None and dropped:
+            ssml = queued.ssml_head + "".join(ssml_pieces) + "</speak>"
+        return replace(prompt, ssml=ssml, audio_urls=tuple(playable))
 
     def caller_hung_up(self) -> None:
         self.final = "hangup"
@@ -676,19 +699,22 @@ class _Context:
                 "error.unsupported.objectname",
                 f"line {item.line}: <{item.tag}> is not supported",
             )
-        if isinstance(item, model.Field):
-            if item.grammar_problem is not None:
-                raise _Event(*item.grammar_problem)
-            if not item.grammars and not state.form.grammars:
-                raise _Event(
-                    "error.semantic",
-                    f"line {item.line}: <field> has no grammar (no type, <grammar> or"
-                    " <option>) and its form none",
-                )
+        if isinstance(item, model.Field) and item.grammar_problem is not None:
+            raise _Event(*item.grammar_problem)
         if not suppress:
             self._queue_item_prompts(state, item)
         if isinstance(item, model.Field | model.Initial):
-            active, match = await self._listen(await self._active_grammars(state, item))
+            grammars = await self._active_grammars(state, item)
+            if not grammars and isinstance(item, model.Field):
+                # Legal without grammars of its own while others are active (links,
+                # form, document, application root: VoiceXML 2.0 sections 3.1.3, 3.1.4).
+                own = "and it is modal" if item.modal else "and no other grammar is active"
+                raise _Event(
+                    "error.semantic",
+                    f"line {item.line}: <field> has no active grammar: none of its own"
+                    f" (type, <grammar> or <option>) {own}",
+                )
+            active, match = await self._listen(grammars)
             return await self._process(state, active, match, item)
         if isinstance(item, model.Record):
             return await self._visit_record(state, item)
@@ -788,6 +814,14 @@ class _Context:
     # -- record, transfer, subdialog -------------------------------------------------------
 
     async def _visit_record(self, state: _DialogState, item: model.Record) -> bool:
+        try:
+            # Checked before anyone is recorded (VoiceXML 2.0 section 2.3.6: a format
+            # the platform cannot write is error.unsupported.format, naming it).
+            written_as = media.recording_format(item.type)
+        except media.UnsupportedFormat as exc:
+            raise _Event(
+                "error.unsupported.format", f"line {item.line}: <record type>: {exc}"
+            ) from None
         max_time_s = self._time(item.maxtime, "<record maxtime>") if item.maxtime else 0.0
         final_silence_s = (
             self._time(item.finalsilence, "<record finalsilence>") if item.finalsilence else 2.0
@@ -809,17 +843,23 @@ class _Context:
             raise _Event("connection.disconnect.hangup") from None
         if recording.duration_s <= 0:
             raise _Event("noinput", "nothing was recorded")
+        try:
+            audio = media.encode_recording(recording.audio, written_as)
+        except media.UnsupportedFormat as exc:
+            raise _Event(
+                "error.unsupported.format", f"line {item.line}: <record type>: {exc}"
+            ) from None
         number = len(shared.recordings) + 1
-        shared.recordings[number] = recording
+        shared.recordings[number] = _Recorded(audio, written_as)
         value = {
             _RECORDING_KEY: number,
-            "type": item.type,
-            "size": len(recording.audio),
+            "type": written_as.media_type,
+            "size": len(audio),
             "duration": round(recording.duration_s * 1000),
         }
         shadow: dict[str, object] = {
             "duration": round(recording.duration_s * 1000),
-            "size": len(recording.audio),
+            "size": len(audio),
             "maxtime": recording.max_time_reached,
         }
         if recording.termchar is not None:
@@ -1005,13 +1045,12 @@ class _Context:
         document: model.VxmlDocument | None = None,
     ) -> None:
         matcher = await self._matcher(grammar, document or self.doc)
-        if matcher is not None:
-            active.append(_Active(matcher, owner, link, choice, dialog, document or self.doc))
+        active.append(_Active(matcher, owner, link, choice, dialog, document or self.doc))
 
     async def _matcher(
         self, grammar: model.Grammar, document: model.VxmlDocument | None
     ) -> inputs.Matcher | None:
-        """The matcher of a DTMF grammar; None for a voice grammar (never active here).
+        """The matcher of a DTMF grammar; None for a voice grammar (which hears nothing here).
         External grammars are fetched once per session."""
         if grammar.mode == "voice":
             return None
@@ -1092,11 +1131,11 @@ class _Context:
         interdigit_timeout_s = self._time_property("interdigittimeout")
         termchar = self._termchar()
         deaf = "dtmf" not in self._property("inputmodes").split()
-        if deaf:
-            active = []  # keys are not input: whatever is pressed, nothing is heard
-        lengths = [each.matcher.max_length for each in active]
+        # Keys meet the DTMF grammars alone; with inputmodes without dtmf, not even those.
+        heard = [] if deaf else [(each, each.matcher) for each in active if each.matcher]
+        lengths = [matcher.max_length for _, matcher in heard]
         max_digits = 0 if not lengths or None in lengths else max(n or 0 for n in lengths)
-        matchers = [each.matcher for each in active]
+        matchers = [matcher for _, matcher in heard]
 
         def complete(keys: str) -> bool:
             return any(m.match(keys) is not None for m in matchers) and not any(
@@ -1123,9 +1162,9 @@ class _Context:
         if collected.ended_by == "termchar" and collected.termchar:
             # A grammar may itself accept the terminating key (a choice of "#").
             candidates.append(keys + collected.termchar)
-        for each in active:
+        for each, matcher in heard:
             for candidate in candidates:
-                found = each.matcher.match(candidate) if candidate else None
+                found = matcher.match(candidate) if candidate else None
                 if found is not None:
                     return each, found
         shown = keys + (collected.termchar or "")
@@ -1290,9 +1329,13 @@ class _Context:
 
     def _add_value(self, data: _Data, name: str, value: object) -> None:
         if isinstance(value, dict) and _RECORDING_KEY in value:
-            recording = self.shared.recordings.get(int(value[_RECORDING_KEY]))
-            if recording is not None:
-                data.files[name] = Upload(f"{name}.wav", str(value.get("type")), recording.audio)
+            recorded = self.shared.recordings.get(int(value[_RECORDING_KEY]))
+            if recorded is not None:
+                # The part says what its bytes are, whatever the variable holds now.
+                written_as = recorded.written_as
+                data.files[name] = Upload(
+                    name + written_as.extension, written_as.media_type, recorded.audio
+                )
                 return
         if isinstance(value, dict):
             for key, each in value.items():
@@ -1542,7 +1585,7 @@ class _Context:
         rendered = self._render(prompt.parts, item, lang=prompt.lang)
         if prompt.timeout is not None:
             shared.next_timeout = prompt.timeout
-        if shared.final is not None or not (rendered.text or rendered.urls):
+        if shared.final is not None or not (rendered.text or rendered.audio):
             return  # no output in the final processing state
         bargein = prompt.bargein
         if bargein is None:
@@ -1550,10 +1593,12 @@ class _Context:
         said = media.Prompt(
             text=rendered.text,
             ssml=rendered.ssml,
-            audio_urls=tuple(rendered.urls),
+            audio_urls=tuple(audio.request.url for audio in rendered.audio),
             bargein=bargein,
         )
-        shared.queue.append(_Queued(said, tuple(rendered.audio)))
+        # The SSML's pieces are kept only to cut out audio that cannot be fetched.
+        pieces = tuple(rendered.ssml_pieces) if rendered.audio else ()
+        shared.queue.append(_Queued(said, tuple(rendered.audio), rendered.ssml_head, pieces))
 
     def _render(
         self,
@@ -1569,11 +1614,8 @@ class _Context:
             assert self.doc is not None
             language = lang or self.doc.lang
             lang_attr = f" xml:lang={quoteattr(language)}" if language else ""
-            out.ssml = (
-                f'<speak version="1.0" xmlns="{_SSML_NS}"{lang_attr}>'
-                + "".join(out.ssml_pieces)
-                + "</speak>"
-            )
+            out.ssml_head = f'<speak version="1.0" xmlns="{_SSML_NS}"{lang_attr}>'
+            out.ssml = out.ssml_head + "".join(out.ssml_pieces) + "</speak>"
         return out
 
     def _render_into(
@@ -1623,29 +1665,46 @@ class _Context:
 
     def _render_audio(self, out: _Rendered, part: model.Audio, item: model.FormItem | None) -> None:
         """An ``<audio>``: its URI for the channel, its content as the text said when
-        the file cannot be played (and in transcripts)."""
+        the file cannot be played (and in transcripts). VoiceXML 2.0 section 4.1.3: an
+        ``expr`` that is undefined (or null) leaves the element out, content and all; a
+        URI that is empty or cannot be resolved is a file that cannot be played."""
         assert self.doc is not None
         if part.src is not None:
-            src: str | None = part.src
-        elif part.expr is not None:
+            src: object = part.src
+        else:
+            assert part.expr is not None
             with _Semantic(part.line, "<audio expr>"):
-                value = self.js.value(part.expr)
-            # An expr that is undefined or null plays nothing (VoiceXML 2.0 4.1.3); a
-            # recording is said as its fallback (it is not a URI the channel can get).
-            src = value if isinstance(value, str) else None
-        else:
-            src = None
-        if src is not None and src.strip():
-            url = urljoin(self.doc.base, src.strip())
-            out.urls.append(url)
-            out.mark(f"<audio src={quoteattr(url)}>")
-            before = len(out.ssml_pieces)
+                src = self.js.value(part.expr)
+            if src is None:
+                return
+        url: str | None = None
+        if isinstance(src, str) and src.strip():
+            # A recording (an object) is said as its content: it is no URI to fetch.
+            try:
+                url = urljoin(self.doc.base, src.strip())
+            except ValueError as exc:  # e.g. "http://[..." (an unclosed IPv6 address)
+                log.info(
+                    "voicexml.audio_unplayable call_id=%s url=%r reason=%s",
+                    self.shared.call_id,
+                    src,
+                    exc,
+                )
+        if url is None:
             self._render_into(out, part.fallback, item)
-            has_fallback = any(piece.strip() for piece in out.ssml_pieces[before:])
-            out.audio.append((url, has_fallback))
-            out.mark("</audio>")
-        else:
-            self._render_into(out, part.fallback, item)
+            return
+        index = len(out.audio)
+        parent = out.open_audio[-1] if out.open_audio else None
+        start = len(out.ssml_pieces)
+        out.mark(f"<audio src={quoteattr(url)}>")
+        out.open_audio.append(index)
+        out.audio.append(_Audio(self._request(url, "GET", "", None, part.fetch), parent, start))
+        self._render_into(out, part.fallback, item)
+        has_content = any(piece.strip() for piece in out.ssml_pieces[start + 1 :])
+        out.open_audio.pop()
+        out.audio[index] = replace(
+            out.audio[index], end=len(out.ssml_pieces), has_content=has_content
+        )
+        out.mark("</audio>")
 
     def _render_enumerate(
         self, out: _Rendered, part: model.Enumerate, item: model.FormItem | None
@@ -1762,24 +1821,48 @@ class _Data:
 
 
 @dataclass(frozen=True, slots=True)
+class _Recorded:
+    """A ``<record>``'s recording, written in the format its ``type`` asked for."""
+
+    audio: bytes
+    written_as: media.RecordingFormat
+
+
+@dataclass(frozen=True, slots=True)
+class _Audio:
+    """One ``<audio>`` of a rendered prompt: the request that fetches its file, the
+    ``<audio>`` it is the alternate content of (an index), whether it has content, and
+    the indexes of its opening and closing SSML pieces."""
+
+    request: FetchRequest
+    parent: int | None
+    start: int
+    end: int = 0
+    has_content: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class _Queued:
-    """A queued prompt, with its audio files and whether each has content to say
-    instead."""
+    """A queued prompt, with its audio elements and the SSML they are cut out of when
+    their file cannot be fetched."""
 
     prompt: media.Prompt
-    audio: tuple[tuple[str, bool], ...]
+    audio: tuple[_Audio, ...]
+    ssml_head: str  # the <speak> start tag
+    ssml_pieces: tuple[str, ...]
 
 
 @dataclass(eq=False)
 class _Rendered:
-    """A prompt being rendered: its plain text, its SSML and its audio URIs."""
+    """A prompt being rendered: its plain text, its SSML and its audio elements."""
 
     text_pieces: list[str] = field(default_factory=list)
     ssml_pieces: list[str] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-    audio: list[tuple[str, bool]] = field(default_factory=list)  # (url, has content)
+    audio: list[_Audio] = field(default_factory=list)
+    open_audio: list[int] = field(default_factory=list)  # the <audio>s being rendered
     markup: bool = False
     text: str = ""
+    ssml_head: str = ""
     ssml: str | None = None
 
     def say(self, text: str) -> None:

@@ -318,4 +318,4 @@ async def test_an_inline_srgs_grammar_in_the_voicexml_namespace() -> None:
 async def test_field_without_grammar_is_a_semantic_error() -> None:
     result = await run(vxml('<form><field name="d"><prompt>x</prompt></field></form>'))
     assert result.end.event == "error.semantic"
-    assert "no grammar" in (result.end.message or "")
+    assert "has no active grammar" in (result.end.message or "")

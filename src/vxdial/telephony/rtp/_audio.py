@@ -14,24 +14,21 @@ touched.
 
 from __future__ import annotations
 
-import io
 import math
 import operator
 import struct
 import sys
-import wave
 from array import array
 from collections import OrderedDict
 from itertools import accumulate, repeat
 from urllib.parse import urlsplit
 
-from vxdial.telephony.rtp import _g711
+from vxdial.domain import g711
 from vxdial.telephony.rtp._errors import AudioError
 
 __all__ = [
     "RATE_HZ",
     "decode_audio",
-    "pcm16_wav",
     "rms",
     "tone",
 ]
@@ -87,7 +84,7 @@ def _decode(data: bytes, content_type: str | None, url: str) -> bytes:
             return _decode_au(data)
         kind = _raw_kind(content_type, url)
         if kind is not None:
-            return _g711.decode(data, kind)
+            return g711.decode(data, kind)
     except AudioError as exc:
         raise AudioError(f"{url}: {exc}") from None
     shown = content_type or "no content type"
@@ -139,7 +136,7 @@ def _decode_wav(data: bytes) -> bytes:
     if audio_format in (_FORMAT_ULAW, _FORMAT_ALAW):
         if bits != 8:
             raise AudioError(f"G.711 WAV with {bits} bits per sample")
-        pcm = _g711.decode(samples, "PCMU" if audio_format == _FORMAT_ULAW else "PCMA")
+        pcm = g711.decode(samples, "PCMU" if audio_format == _FORMAT_ULAW else "PCMA")
     elif audio_format == _FORMAT_PCM:
         pcm = _integer_pcm16(samples, bits)
     elif audio_format == _FORMAT_FLOAT:
@@ -161,9 +158,9 @@ def _decode_au(data: bytes) -> bytes:
     if channels < 1 or rate < 1:
         raise AudioError(f".au file with {channels} channels at {rate} Hz")
     if encoding == 1:
-        pcm = _g711.decode(body, "PCMU")
+        pcm = g711.decode(body, "PCMU")
     elif encoding == 27:
-        pcm = _g711.decode(body, "PCMA")
+        pcm = g711.decode(body, "PCMA")
     elif encoding == 2:  # signed 8-bit
         pcm = _integer_pcm16(bytes((b + 128) & 0xFF for b in body), 8)
     elif encoding == 3:
@@ -270,17 +267,6 @@ def _interpolate_up(values: list[int] | array[int], rate: int) -> list[int]:
         fraction = position - left
         out.append(round(values[left] * (1 - fraction) + values[right] * fraction))
     return out
-
-
-def pcm16_wav(pcm: bytes, rate_hz: int = RATE_HZ) -> bytes:
-    """A WAV file (16-bit mono PCM) holding ``pcm``."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate_hz)
-        out.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def tone(frequencies: tuple[float, ...], duration_s: float, *, amplitude: int = 8000) -> bytes:

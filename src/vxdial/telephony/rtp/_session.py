@@ -30,8 +30,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from math import isqrt
 
-from vxdial.domain import media
-from vxdial.telephony.rtp import _audio, _g711, _packet
+from vxdial.domain import g711, media
+from vxdial.telephony.rtp import _audio, _packet
 from vxdial.telephony.rtp._errors import MediaError
 
 log = logging.getLogger("vxdial.rtp")
@@ -100,8 +100,8 @@ PCMU = Codec("PCMU", 0)
 PCMA = Codec("PCMA", 8)
 _CODECS_BY_PT = {PCMU.payload_type: PCMU, PCMA.payload_type: PCMA}
 _SILENCE = {  # one packet of silence per codec name
-    "PCMU": bytes([_g711.ULAW_SILENCE]) * PACKET_SAMPLES,
-    "PCMA": bytes([_g711.ALAW_SILENCE]) * PACKET_SAMPLES,
+    "PCMU": bytes([g711.ULAW_SILENCE]) * PACKET_SAMPLES,
+    "PCMA": bytes([g711.ALAW_SILENCE]) * PACKET_SAMPLES,
 }
 
 
@@ -224,7 +224,7 @@ class MediaEngine:
         key = (pcm, codec.name)
         encoded = self._encoded.get(key)
         if encoded is None:
-            encoded = _g711.encode(pcm, codec.name)
+            encoded = g711.encode(pcm, codec.name)
             self._encoded[key] = encoded
             if len(self._encoded) > _ENCODED_CACHE:
                 self._encoded.popitem(last=False)
@@ -469,7 +469,7 @@ class RtpSession:
             keys = await self.play(_beep(), interruptible=dtmf_term)
             self._digits = waiting + self._digits
             if keys and dtmf_term:
-                return media.Recording(_audio.pcm16_wav(b""), 0.0, keys[0])
+                return media.Recording(media.pcm16_wav(b""), 0.0, keys[0])
         self._drain()  # what arrived before now is not part of the recording
         self._recorder = recorder
         started = self._loop.time()
@@ -497,14 +497,14 @@ class RtpSession:
         max_reached = recorder.max_reached
         if recorder.speech_frames == 0:
             return media.Recording(
-                _audio.pcm16_wav(b""), 0.0, recorder.termchar, max_time_reached=max_reached
+                media.pcm16_wav(b""), 0.0, recorder.termchar, max_time_reached=max_reached
             )
         kept = recorder.frames if max_reached else recorder.frames[: recorder.speech_frames]
         pcm = b"".join(kept)
         if max_time_s > 0:
             pcm = pcm[: 2 * round(max_time_s * _audio.RATE_HZ)]
         return media.Recording(
-            _audio.pcm16_wav(pcm),
+            media.pcm16_wav(pcm),
             len(pcm) / 2 / _audio.RATE_HZ,
             recorder.termchar,
             max_time_reached=max_reached,
@@ -683,7 +683,7 @@ class RtpSession:
                 recorder.samples += gap
         recorder.ssrc = packet.ssrc
         recorder.next_timestamp = (packet.timestamp + len(payload)) & 0xFFFFFFFF
-        recorder.frames.append(_g711.decode(payload, codec.name))
+        recorder.frames.append(g711.decode(payload, codec.name))
         recorder.samples += len(payload)
         if is_speech(payload, codec.name):
             recorder.speech_frames = len(recorder.frames)
@@ -698,7 +698,7 @@ def is_speech(payload: bytes, codec_name: str) -> bool:
     silence or line noise; computed from the squared level of each code, undecoded."""
     if not payload:
         return False
-    squares = _g711.squared_amplitudes(codec_name)
+    squares = g711.squared_amplitudes(codec_name)
     return isqrt(sum(map(squares.__getitem__, payload)) // len(payload)) > SPEECH_RMS
 
 

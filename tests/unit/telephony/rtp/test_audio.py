@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from vxdial.telephony.rtp import AudioError, _audio, _g711, decode_audio
+from vxdial.domain import g711, media
+from vxdial.telephony.rtp import AudioError, _audio, decode_audio
 
 URL = "http://app.example/prompt"
 
@@ -83,7 +84,7 @@ def test_g711_wav_made_by_sox(tmp_path: Path, encoding: str, codec: str) -> None
     values = sine(300, 0.5, 8000)
     data = sox_convert(tmp_path, wav(values), ".wav", "-e", encoding)
     assert struct.unpack_from("<H", data, 20)[0] == (7 if codec == "PCMU" else 6)  # fmt tag
-    expected = _g711.decode(_g711.encode(struct.pack(f"<{len(values)}h", *values), codec), codec)
+    expected = g711.decode(g711.encode(struct.pack(f"<{len(values)}h", *values), codec), codec)
     decoded = decode_audio(data, content_type="audio/x-wav", url=URL)
     assert len(decoded) == len(expected)
     assert max(abs(a - b) for a, b in zip(samples(decoded), samples(expected), strict=True)) <= 1024
@@ -118,13 +119,13 @@ def test_float_wav_made_by_sox(tmp_path: Path) -> None:
 )
 def test_raw_ulaw(content_type: str | None, url: str) -> None:
     codes = bytes(range(256))
-    assert decode_audio(codes, content_type=content_type, url=url) == _g711.decode(codes, "PCMU")
+    assert decode_audio(codes, content_type=content_type, url=url) == g711.decode(codes, "PCMU")
 
 
 def test_raw_alaw() -> None:
     codes = bytes(range(256))
     decoded = decode_audio(codes, content_type=None, url="http://app.example/x.al")
-    assert decoded == _g711.decode(codes, "PCMA")
+    assert decoded == g711.decode(codes, "PCMA")
 
 
 def test_au_file_made_by_sox(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_wav_writer_and_tone() -> None:
     pcm = _audio.tone((1000.0,), 0.5)
     assert len(pcm) == 8000
     assert 7000 / math.sqrt(2) < _audio.rms(pcm) < 9000 / math.sqrt(2)
-    with wave.open(io.BytesIO(_audio.pcm16_wav(pcm))) as read:
+    with wave.open(io.BytesIO(media.pcm16_wav(pcm))) as read:
         assert (read.getframerate(), read.getnchannels(), read.getnframes()) == (8000, 1, 4000)
 
 

@@ -9,12 +9,13 @@ import struct
 
 import pytest
 
-from vxdial.telephony.rtp import _audio, _g711
+from vxdial.domain import g711
+from vxdial.telephony.rtp import _audio
 from vxdial.telephony.rtp import _session as rtp_session
 
 
 def frame(samples: list[int], codec: str) -> bytes:
-    return _g711.encode(struct.pack(f"<{len(samples)}h", *samples), codec)
+    return g711.encode(struct.pack(f"<{len(samples)}h", *samples), codec)
 
 
 @pytest.mark.parametrize("codec", ["PCMU", "PCMA"])
@@ -28,7 +29,7 @@ def test_silence_and_line_noise_are_not_speech(codec: str) -> None:
 
 @pytest.mark.parametrize("codec", ["PCMU", "PCMA"])
 def test_a_voice_level_is_speech(codec: str) -> None:
-    voice = _g711.encode(_audio.tone((300.0,), 0.02, amplitude=3000), codec)  # -20 dBFS
+    voice = g711.encode(_audio.tone((300.0,), 0.02, amplitude=3000), codec)  # -20 dBFS
     assert rtp_session.is_speech(voice, codec)
 
 

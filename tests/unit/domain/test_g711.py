@@ -8,7 +8,7 @@ import subprocess
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vxdial.telephony.rtp import _g711
+from vxdial.domain import g711
 
 EVERY_SAMPLE = struct.pack("<65536h", *range(-32768, 32768))
 EVERY_CODE = bytes(range(256))
@@ -24,18 +24,18 @@ def sox(data: bytes, source: list[str], target: list[str]) -> bytes:
 def test_known_values_of_the_g711_tables() -> None:
     # µ-law (G.711 table 2): 0xFF and 0x7F are the two zeros, 0x80/0x00 the extremes
     # (8031 and -8031 in the 14-bit domain, times 4).
-    assert [_g711.ulaw_to_linear(c) for c in (0xFF, 0x7F, 0x80, 0x00)] == [0, 0, 32124, -32124]
-    assert [_g711.ulaw_to_linear(c) for c in (0xFE, 0x7E)] == [8, -8]  # the first step
-    assert _g711.linear_to_ulaw(0) == 0xFF
-    assert _g711.linear_to_ulaw(32767) == 0x80
-    assert _g711.linear_to_ulaw(-32768) == 0x00
+    assert [g711.ulaw_to_linear(c) for c in (0xFF, 0x7F, 0x80, 0x00)] == [0, 0, 32124, -32124]
+    assert [g711.ulaw_to_linear(c) for c in (0xFE, 0x7E)] == [8, -8]  # the first step
+    assert g711.linear_to_ulaw(0) == 0xFF
+    assert g711.linear_to_ulaw(32767) == 0x80
+    assert g711.linear_to_ulaw(-32768) == 0x00
     # A-law (G.711 table 1): even bits inverted; 0xD5/0x55 are +-8 (1 in 13 bits, x8
     # minus the half step), 0xAA/0x2A the extremes 4032 x 8.
-    assert [_g711.alaw_to_linear(c) for c in (0xD5, 0x55, 0xAA, 0x2A)] == [8, -8, 32256, -32256]
-    assert _g711.linear_to_alaw(0) == 0xD5
-    assert _g711.linear_to_alaw(-1) == 0x55  # one's complement: -1 is the smallest negative
-    assert _g711.linear_to_alaw(32767) == 0xAA
-    assert _g711.linear_to_alaw(-32768) == 0x2A
+    assert [g711.alaw_to_linear(c) for c in (0xD5, 0x55, 0xAA, 0x2A)] == [8, -8, 32256, -32256]
+    assert g711.linear_to_alaw(0) == 0xD5
+    assert g711.linear_to_alaw(-1) == 0x55  # one's complement: -1 is the smallest negative
+    assert g711.linear_to_alaw(32767) == 0xAA
+    assert g711.linear_to_alaw(-32768) == 0x2A
 
 
 def test_decoding_matches_sox_for_every_code() -> None:
@@ -43,7 +43,7 @@ def test_decoding_matches_sox_for_every_code() -> None:
         expected = sox(
             EVERY_CODE, ["-e", encoding, "-b", "8"], ["-e", "signed-integer", "-b", "16", "-L"]
         )
-        assert _g711.decode(EVERY_CODE, name) == expected
+        assert g711.decode(EVERY_CODE, name) == expected
 
 
 def test_encoding_agrees_with_sox_but_on_decision_values() -> None:
@@ -53,8 +53,8 @@ def test_encoding_agrees_with_sox_but_on_decision_values() -> None:
         theirs = sox(
             EVERY_SAMPLE, ["-e", "signed-integer", "-b", "16", "-L"], ["-e", encoding, "-b", "8"]
         )
-        ours = _g711.encode(EVERY_SAMPLE, name)
-        decode = _g711.ulaw_to_linear if name == "PCMU" else _g711.alaw_to_linear
+        ours = g711.encode(EVERY_SAMPLE, name)
+        decode = g711.ulaw_to_linear if name == "PCMU" else g711.alaw_to_linear
         differing = [i for i in range(65536) if theirs[i] != ours[i]]
         assert 0 < len(differing) <= limit
         for index in differing:
@@ -63,7 +63,7 @@ def test_encoding_agrees_with_sox_but_on_decision_values() -> None:
 
 @given(samples)
 def test_ulaw_quantizes_to_the_nearest_level(sample: int) -> None:
-    decoded = _g711.ulaw_to_linear(_g711.linear_to_ulaw(sample))
+    decoded = g711.ulaw_to_linear(g711.linear_to_ulaw(sample))
     clipped = max(-32124, min(32124, sample))
     magnitude = abs(clipped)
     step = 8 << max(0, (magnitude + 132).bit_length() - 8)  # the segment's step (x4)
@@ -72,7 +72,7 @@ def test_ulaw_quantizes_to_the_nearest_level(sample: int) -> None:
 
 @given(samples)
 def test_alaw_quantizes_to_the_nearest_level(sample: int) -> None:
-    decoded = _g711.alaw_to_linear(_g711.linear_to_alaw(sample))
+    decoded = g711.alaw_to_linear(g711.linear_to_alaw(sample))
     clipped = max(-32256, min(32256, sample))
     step = 16 << max(0, abs(clipped).bit_length() - 9)  # the segment's step (x8)
     assert abs(decoded - clipped) <= step // 2 + 8
@@ -80,9 +80,9 @@ def test_alaw_quantizes_to_the_nearest_level(sample: int) -> None:
 
 @given(st.binary(max_size=400), st.sampled_from(["PCMU", "PCMA"]))
 def test_codes_survive_decode_then_encode(codes: bytes, name: str) -> None:
-    decoded = _g711.decode(codes, name)
+    decoded = g711.decode(codes, name)
     assert len(decoded) == 2 * len(codes)
-    again = _g711.encode(decoded, name)
+    again = g711.encode(decoded, name)
     if name == "PCMU":  # the two zeros both become 0xFF
         codes = codes.replace(b"\x7f", b"\xff")
     assert again == codes
@@ -91,6 +91,6 @@ def test_codes_survive_decode_then_encode(codes: bytes, name: str) -> None:
 @given(st.lists(samples, max_size=300), st.sampled_from(["PCMU", "PCMA"]))
 def test_table_encoding_is_the_reference_function(values: list[int], name: str) -> None:
     pcm = struct.pack(f"<{len(values)}h", *values)
-    reference = _g711.linear_to_ulaw if name == "PCMU" else _g711.linear_to_alaw
-    assert _g711.encode(pcm, name) == bytes(reference(v) for v in values)
-    assert _g711.encode(pcm + b"\x01", name) == _g711.encode(pcm, name)  # odd byte dropped
+    reference = g711.linear_to_ulaw if name == "PCMU" else g711.linear_to_alaw
+    assert g711.encode(pcm, name) == bytes(reference(v) for v in values)
+    assert g711.encode(pcm + b"\x01", name) == g711.encode(pcm, name)  # odd byte dropped

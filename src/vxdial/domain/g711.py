@@ -11,7 +11,9 @@ codec into tables:
 - encoding: a 65536-entry table indexed by the 16-bit sample (read as unsigned through a
   ``memoryview`` cast), applied with ``map``: about 25 ns a sample.
 
-PCM here is always 16-bit signed little-endian mono ("pcm16").
+PCM here is always 16-bit signed little-endian mono ("pcm16"). Pure: the RTP media of
+the SIP driver and the recordings of ``<record type>`` (``media.encode_recording``) share
+it.
 """
 
 from __future__ import annotations
