@@ -178,6 +178,15 @@ def _badfetch(exc: FetchError) -> str:
     return "error.badfetch" if exc.status is None else f"error.badfetch.http.{exc.status}"
 
 
+def _join(base: str, uri: str) -> str:
+    """``uri`` resolved against ``base``; a URI the parser refuses (``http://[x``: an
+    unclosed IPv6 address) is error.badfetch, as a fetch of it would be."""
+    try:
+        return urljoin(base, uri)
+    except ValueError as exc:
+        raise _Event("error.badfetch", f"{uri!r} is not a usable URI ({exc})") from None
+
+
 def _same_document(a: str, b: str) -> bool:
     return urldefrag(a)[0] == urldefrag(b)[0]
 
@@ -538,7 +547,7 @@ class _Context:
     async def _root_of(self, document: model.VxmlDocument) -> model.VxmlDocument | None:
         if document.application is None:
             return None
-        url = urldefrag(urljoin(document.base, document.application))[0]
+        url = urldefrag(_join(document.base, document.application))[0]
         if self.root is not None and _same_document(self.root.url, url):
             return self.root
         if _same_document(url, document.url):
@@ -925,7 +934,7 @@ class _Context:
         if src.startswith("#"):
             document, root, fragment = self.doc, self.root, src[1:] or None
         else:
-            url, fragment_text = urldefrag(urljoin(self.doc.base, src))
+            url, fragment_text = urldefrag(_join(self.doc.base, src))
             fragment = fragment_text or None
             data = self._namelist_data(item.namelist, item.line)
             request = self._request(url, item.method, item.enctype, data, item.fetch)
@@ -1074,7 +1083,7 @@ class _Context:
         assert document is not None
         with _Semantic(grammar.line, "<grammar srcexpr>"):
             src = grammar.src if grammar.src is not None else self._string(grammar.srcexpr)
-        url, fragment = urldefrag(urljoin(document.base, src.strip()))
+        url, fragment = urldefrag(_join(document.base, src.strip()))
         key = (url, fragment or None)
         if key in self.shared.matchers:
             return self.shared.matchers[key]
@@ -1099,7 +1108,7 @@ class _Context:
         """The grammars an SRGS grammar references by URI, fetched (one level deep)."""
         externals: dict[str, bytes] = {}
         for uri in inputs.external_refs(body):
-            url = urldefrag(urljoin(base, uri))[0]
+            url = urldefrag(_join(base, uri))[0]
             request = self._request(url, "GET", "", None, model.NO_FETCH)
             try:
                 externals[uri] = (await self.shared.fetcher.fetch(request)).body
@@ -1406,7 +1415,7 @@ class _Context:
             raise _Transition(document, dialog, self.root)  # a dialog of the root
         if not uri:
             raise _Event("error.badfetch", f"line {line}: an empty URI")
-        url, fragment = urldefrag(urljoin(document.base, uri))
+        url, fragment = urldefrag(_join(document.base, uri))
         request = self._request(url, method, enctype, data, fetch)
         try:
             target, root = await self._load_with_root(request)
@@ -1488,7 +1497,7 @@ class _Context:
 
     async def _fetch_resource(self, src: str, fetch: model.Fetch, line: int, what: str) -> bytes:
         assert self.doc is not None
-        url = urldefrag(urljoin(self.doc.base, src.strip()))[0]
+        url = urldefrag(_join(self.doc.base, src.strip()))[0]
         try:
             fetched = await self.shared.fetcher.fetch(self._request(url, "GET", "", None, fetch))
         except FetchError as exc:
@@ -1505,7 +1514,7 @@ class _Context:
         src = node.src if node.srcexpr is None else self.js.string(node.srcexpr)
         if src is None:
             raise _Event("error.badfetch", f"line {node.line}: <data> has no src")
-        url = urldefrag(urljoin(self.doc.base, src.strip()))[0]
+        url = urldefrag(_join(self.doc.base, src.strip()))[0]
         data = self._namelist_data(node.namelist, node.line)
         request = self._request(url, node.method, node.enctype, data, node.fetch)
         try:

@@ -206,3 +206,26 @@ async def test_a_document_over_max_document_bytes_is_a_badfetch() -> None:
     over = await run(small, limits=voicexml.Limits(max_document_bytes=limit - 1))
     assert (over.end.reason, over.end.event) == ("error", "error.badfetch")
     assert f"more than the limit of {limit - 1} (max_document_bytes)" in (over.end.message or "")
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        '<goto next="http://[x/next.vxml"/>',
+        '<submit next="http://[x/next.vxml"/>',
+        '<data name="d" src="http://[x/data.xml"/>',
+        '<script src="http://[x/s.js"/>',
+    ],
+)
+async def test_a_uri_the_parser_refuses_is_a_catchable_badfetch(element: str) -> None:
+    """VoiceXML 2.0 section 5.2.6: a URI that cannot be fetched is error.badfetch, which
+    the application may catch; ``http://[x`` made urljoin raise, ending the session
+    without an event (and, before the dialer's safety net, as a failed dial)."""
+    done = await run(
+        vxml(
+            "<var name='d'/><catch event='error.badfetch'><prompt>caught</prompt></catch>"
+            f"<form><block>{element}</block></form>"
+        )
+    )
+    assert done.heard == ["caught"]
+    assert done.end.reason == "end"
