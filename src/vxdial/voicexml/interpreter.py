@@ -1446,9 +1446,8 @@ class _Context:
         return fetched.body
 
     async def _data(self, node: model.Data) -> None:
-        """VoiceXML 2.1 ``<data>``: the XML document as a read-only tree of plain
-        objects (``documentElement``, ``childNodes``, ``nodeName``, ``nodeValue``,
-        ``attributes``; see ``dom.py``), in ``name`` of the innermost scope."""
+        """VoiceXML 2.1 ``<data>``: the XML document as a read-only DOM Level 2 Core
+        Document (appendix D; see ``dom.py``), in ``name`` of the innermost scope."""
         from vxdial.voicexml import dom  # only documents using <data> pay for it
 
         assert self.doc is not None
@@ -1463,12 +1462,11 @@ class _Context:
         except FetchError as exc:
             raise _Event(_badfetch(exc), f"line {node.line}: <data>: {url}: {exc.reason}") from None
         try:
-            tree = dom.parse(fetched.body)
+            tree = dom.encode(fetched.body, max_nodes=self.shared.limits.data_max_nodes)
         except ValueError as exc:
             raise _Event("error.badfetch", f"line {node.line}: <data>: {url}: {exc}") from None
         if node.name is not None:
-            self.js.set_value(self._innermost(), node.name, tree)
-            self.js.run(self._innermost(), dom.methods(node.name))
+            self.js.set_built(self._innermost(), node.name, dom.BUILDER, tree)
 
     async def _foreach(self, node: model.Foreach) -> None:
         for index in range(self._array_length(node.array, node.line)):

@@ -24,6 +24,9 @@ class Limits:
     script_memory_bytes: int = 32 * 1024 * 1024  # the session's ECMAScript heap
     max_documents: int = 100  # VoiceXML documents loaded (<goto>/<submit> loops)
     max_steps: int = 10_000  # FIA iterations, dialog entries and events handled
+    # Nodes (elements and text) of one <data> document; a larger one is error.badfetch
+    # (catchable: the document is unusable here, the session is not over).
+    data_max_nodes: int = 50_000
 
 
 @dataclass(frozen=True, slots=True)
