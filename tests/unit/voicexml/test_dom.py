@@ -457,3 +457,19 @@ async def test_nodes_of_another_data_document_are_refused() -> None:
     )
     assert result.end.event == "error.semantic"
     assert "not a node of this <data> document" in (result.end.message or "")
+
+
+async def test_foreach_walks_a_node_list() -> None:
+    """VoiceXML 2.1 section 6 (<foreach array>) over a NodeList of section 5's DOM: it has
+    a ``length`` and ``[i]``."""
+    result = await run(
+        {
+            START: vxml(
+                """<form><block><data name="d" src="d.xml"/>
+                <prompt><foreach array="d.getElementsByTagNameNS('*', 'i')" item="n">
+                  <value expr="n.firstChild.data"/></foreach></prompt><exit/></block></form>"""
+            ),
+            BASE + "d.xml": "<r><i>one</i><i>two</i><i>three</i></r>",
+        }
+    )
+    assert result.heard == ["one two three"]
