@@ -377,6 +377,8 @@ BUILDER = r"""
   });
   TYPES.forEach(function (t, k) { Object.defineProperty(NodeProto, t, {value: k + 1}); });
 
+  // Part k of an element's qualified name (1 localName, 2 namespaceURI, 3 prefix).
+  function qname(o, k) { var i = rec(o); return KIND[i] >= 0 ? QN[KIND[i]][k] : null; }
   // Members every node of the tree shares (Document, Element, Text).
   var TREE = {
     parentNode: get(function () { return node(PARENT[rec(this)]); }),
@@ -393,9 +395,9 @@ BUILDER = r"""
       var i = rec(this);
       return i === 0 ? "#document" : KIND[i] === -1 ? "#text" : QN[KIND[i]][0];
     }),
-    localName: get(function () { var i = rec(this); return KIND[i] >= 0 ? QN[KIND[i]][1] : null; }),
-    namespaceURI: get(function () { var i = rec(this); return KIND[i] >= 0 ? QN[KIND[i]][2] : null; }),
-    prefix: get(function () { var i = rec(this); return KIND[i] >= 0 ? QN[KIND[i]][3] : null; })
+    localName: get(function () { return qname(this, 1); }),
+    namespaceURI: get(function () { return qname(this, 2); }),
+    prefix: get(function () { return qname(this, 3); })
   };
   function extend(base, more) {
     var all = {};

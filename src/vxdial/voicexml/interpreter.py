@@ -1037,11 +1037,19 @@ class _Context:
             fetched = await self.shared.fetcher.fetch(request)
         except FetchError as exc:
             raise _Event(_badfetch(exc), f"{where}: {url}: {exc.reason}") from None
+        # The author's type first, else the server's (the content itself decides where it
+        # says what it is: inputs._grammar_root).
+        media_type = grammar.type or fetched.content_type
         try:
             matcher: inputs.Matcher | None = None
-            if (grammar.mode or inputs.srgs_mode(fetched.body)) == "dtmf":
-                externals = await self._externals(fetched.body, fetched.url, where)
-                matcher = inputs.srgs(fetched.body, fragment=fragment or None, externals=externals)
+            if (grammar.mode or inputs.srgs_mode(fetched.body, media_type)) == "dtmf":
+                externals = await self._externals(fetched.body, fetched.url, where, media_type)
+                matcher = inputs.srgs(
+                    fetched.body,
+                    fragment=fragment or None,
+                    externals=externals,
+                    media_type=media_type,
+                )
         except inputs.Unsupported as exc:
             raise _Event(exc.event, f"{where}: {url}: {exc}") from None
         except inputs.GrammarError as exc:
@@ -1049,10 +1057,12 @@ class _Context:
         self.shared.matchers[key] = matcher
         return matcher
 
-    async def _externals(self, body: bytes, base: str, where: str) -> dict[str, bytes]:
+    async def _externals(
+        self, body: bytes, base: str, where: str, media_type: str | None = None
+    ) -> dict[str, bytes]:
         """The grammars an SRGS grammar references by URI, fetched (one level deep)."""
         externals: dict[str, bytes] = {}
-        for uri in inputs.external_refs(body):
+        for uri in inputs.external_refs(body, media_type):
             url = urldefrag(urljoin(base, uri))[0]
             request = self._request(url, "GET", "", None, model.NO_FETCH)
             try:

@@ -114,12 +114,13 @@ async def test_the_stock_quote_example_of_the_specification_runs_over_http(
 async def values(document: str | bytes, exprs: Sequence[str]) -> list[object]:
     """Each expression's value (as JSON) with the document fetched by <data> in ``d``."""
     prompts = "".join(
-        f"<prompt><value expr={quoteattr(f'JSON.stringify({expr})')}/></prompt>"
-        for expr in exprs
+        f"<prompt><value expr={quoteattr(f'JSON.stringify({expr})')}/></prompt>" for expr in exprs
     )
     result = await run(
         {
-            START: vxml(f'<form><block><data name="d" src="d.xml"/>{prompts}<exit/></block></form>'),
+            START: vxml(
+                f'<form><block><data name="d" src="d.xml"/>{prompts}<exit/></block></form>'
+            ),
             BASE + "d.xml": document,
         }
     )
