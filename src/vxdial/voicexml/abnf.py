@@ -131,6 +131,9 @@ _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _WEIGHT = re.compile(rf"/\s*({_NUMBER})\s*/")
 _REPEAT = re.compile(rf"\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*(?:/\s*({_NUMBER})\s*/)?\s*")
 _LANG = re.compile(r"[A-Za-z0-9-]+")
+# Brackets and repeats nested deeper than this are refused: reading and compiling them
+# recurses, and the XML form cannot nest deeper either (its parser stops at 256 elements).
+MAX_NESTING = 100
 
 
 class _Scanner:
@@ -252,6 +255,7 @@ class _Parser:
     def __init__(self, scanner: _Scanner) -> None:
         self.scanner = scanner
         self.token = scanner.next()
+        self.depth = 0  # brackets and repeats open around the current expansion
         self.rules: dict[str, int] = {}  # rule name -> line of its definition
         self.references: list[tuple[str, int]] = []  # local references and their lines
 
@@ -299,12 +303,19 @@ class _Parser:
             items.append(self.unit(rule))
         return items
 
+    def nest(self, rule: str, levels: int) -> None:
+        if levels > MAX_NESTING:
+            raise self.error(f"rule ${rule}: brackets and repeats nested deeper than {MAX_NESTING}")
+
     def unit(self, rule: str) -> etree._Element:
         element = self.primary(rule)
+        stacked = 0
         while self.token.kind in ("repeat", "lang"):
             token = self.advance()
             if token.kind == "lang":
                 continue  # SRGS appendix on DTMF: language is ignored
+            stacked += 1
+            self.nest(rule, self.depth + stacked)
             item = _element("item", self.repeat(token))
             item.append(element)
             element = item
@@ -345,8 +356,11 @@ class _Parser:
             case "(" | "[":
                 closing = ")" if token.kind == "(" else "]"
                 inner: list[etree._Element] = []
+                self.depth += 1
+                self.nest(rule, self.depth)
                 if self.token.kind != closing:
                     inner = self.alternatives(rule)
+                self.depth -= 1
                 self.expect(closing, f"rule ${rule}: {token.kind}...")
                 item = _element("item", {"repeat": "0-1"} if token.kind == "[" else {})
                 item.extend(inner)

@@ -236,6 +236,19 @@ def test_errors_name_the_line(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "expansion",
+    ["(" * 5000 + "1" + ")" * 5000, "1" + "<1>" * 5000, "[" * 3000 + "1" + "]" * 3000],
+)
+def test_nesting_is_bounded(expansion: str) -> None:
+    """Hostile input: brackets and repeats nested without end are a GrammarError naming
+    the bound, not a recursion error; nesting within the bound compiles and matches."""
+    with pytest.raises(inputs.GrammarError, match="nested deeper than 100"):
+        abnf(f"#ABNF 1.0; mode dtmf; root $r; $r = {expansion};")
+    deep = "(" * 60 + "[1]" + "<1>" * 39 + ")" * 60
+    assert abnf(f"#ABNF 1.0; mode dtmf; root $r; $r = {deep} 2;").match("12")
+
+
+@pytest.mark.parametrize(
     ("document", "media_type"),
     [
         (b"#JSGF V1.0;\ngrammar yesno;\npublic <yesno> = 1 | 2;", None),

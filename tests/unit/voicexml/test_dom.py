@@ -36,12 +36,8 @@ STOCK_QUOTE_APP = """<?xml version="1.0" encoding="UTF-8"?>
   <var name="quote"/>
   <script>
   <![CDATA[
-    function GetData(d, t, nd) {
-      try {
-        return d.getElementsByTagName(t).item(nd).firstChild.data;
-      } catch (e) {
-        throw "error.semantic";
-      }
+    function GetData(d, t) {
+      return d.getElementsByTagName(t).item(0).firstChild.data;
     }
   ]]>
   </script>
@@ -51,9 +47,9 @@ STOCK_QUOTE_APP = """<?xml version="1.0" encoding="UTF-8"?>
       <data name="quote" src="getquote" namelist="ticker"/>
       <assign name="document.quote" expr="quote.documentElement"/>
       <prompt>
-        The current price of <value expr="GetData(quote, 'name', 0)"/>
-        is <value expr="GetData(document.quote, 'last', 0)"/> dollars,
-        a change of <value expr="GetData(quote, 'change', 0)"/>.
+        The current price of <value expr="GetData(quote, 'name')"/>
+        is <value expr="GetData(document.quote, 'last')"/> dollars,
+        a change of <value expr="GetData(quote, 'change')"/>.
       </prompt>
       <exit/>
     </block>
