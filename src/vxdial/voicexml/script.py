@@ -310,7 +310,15 @@ class Engine:
             except quickjs.JSException as exc:
                 raise self._translate(exc) from None
             self._builders[builder] = build
-        self._call(self._setbuilt, scope._object, name, build, argument)
+        try:
+            self._call(self._setbuilt, scope._object, name, build, argument)
+        except ScriptError as exc:
+            # A builder throws Error objects only; a bare null is an allocation that
+            # failed, after which the memory in use may look low again.
+            if str(exc).startswith("uncaught exception: null"):
+                mib = self._memory_limit_bytes / (1024 * 1024)
+                raise LimitExceeded(f"scripts used more than {mib:g} MiB") from None
+            raise
 
     def fill(
         self, scope: Scope, name: str, value: object, shadow: Mapping[str, object] | None

@@ -18,7 +18,8 @@ EndReason = Literal["exit", "disconnect", "end", "hangup", "error"]
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Bounds on one session; going over any ends it with reason "error", event
-    "error.semantic" and a message naming the limit."""
+    "error.semantic" and a message naming the limit (except ``data_max_nodes``, a bound
+    on one document: error.badfetch, which the application may catch)."""
 
     script_time_s: float = 1.0  # CPU time of one ECMAScript evaluation or <script>
     script_memory_bytes: int = 32 * 1024 * 1024  # the session's ECMAScript heap

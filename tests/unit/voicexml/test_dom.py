@@ -470,3 +470,19 @@ async def test_foreach_walks_a_node_list() -> None:
         }
     )
     assert result.heard == ["one two three"]
+
+
+async def test_a_data_document_over_the_script_memory_ends_the_session() -> None:
+    """A document within the node limit that does not fit in the session's script memory
+    ends the session as any script over its memory does: error.semantic naming the limit."""
+    body = "<r>" + "".join(f"<i n='{k}'>value {k}</i>" for k in range(20_000)) + "</r>"
+    result = await run(
+        {
+            START: vxml('<form><block><data name="d" src="d.xml"/>built<exit/></block></form>'),
+            BASE + "d.xml": body,
+        },
+        limits=voicexml.Limits(script_memory_bytes=4 * 1024 * 1024),
+    )
+    assert result.heard == []
+    assert result.end.event == "error.semantic"
+    assert "scripts used more than 4 MiB" in (result.end.message or "")
