@@ -127,6 +127,7 @@ __all__ = [
     "builtin",
     "check_builtin",
     "external_refs",
+    "is_abnf_text",
     "keys",
     "srgs",
     "srgs_mode",
@@ -615,6 +616,12 @@ def _elements_in(root: etree._Element) -> bool:
     return any(isinstance(child.tag, str) for child in root)
 
 
+def is_abnf_text(text: str, media_type: str | None) -> bool:
+    """Whether the text content of an inline ``<grammar>`` (one without elements) is the
+    ABNF form: its type is application/srgs, or it starts with the #ABNF header."""
+    return _media(media_type) in _ABNF_TYPES or text.lstrip().startswith("#ABNF")
+
+
 def _inline_abnf(root: etree._Element, declared: str | None) -> etree._Element | None:
     """The grammar of an inline ``<grammar>`` whose content is ABNF text (its type is
     application/srgs, or the text starts with the #ABNF header), with the element's
@@ -622,7 +629,7 @@ def _inline_abnf(root: etree._Element, declared: str | None) -> etree._Element |
     if _elements_in(root):
         return None  # elements: the XML form
     text = (root.text or "") + "".join(child.tail or "" for child in root)
-    if declared not in _ABNF_TYPES and not text.lstrip().startswith("#ABNF"):
+    if not is_abnf_text(text, declared):
         return None
     defaults = {
         key: value

@@ -122,12 +122,10 @@ def _line(element: etree._Element) -> int:
 
 
 def _abnf_text(element: etree._Element, media_type: str | None) -> bool:
-    """Whether an inline ``<grammar>`` holds ABNF text (SRGS 1.0 section 4): no elements,
-    and the type application/srgs or the text starting with the #ABNF header."""
+    """Whether an inline ``<grammar>`` holds ABNF text (SRGS 1.0 section 4)."""
     if any(isinstance(child.tag, str) for child in element):
         return False
-    declared = (media_type or "").partition(";")[0].strip().lower()
-    return declared == "application/srgs" or (element.text or "").lstrip().startswith("#ABNF")
+    return inputs.is_abnf_text(element.text or "", media_type)
 
 
 class _Parser:
