@@ -131,6 +131,8 @@ _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _WEIGHT = re.compile(rf"/\s*({_NUMBER})\s*/")
 _REPEAT = re.compile(rf"\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*(?:/\s*({_NUMBER})\s*/)?\s*")
 _LANG = re.compile(r"[A-Za-z0-9-]+")
+_KEYWORD = re.compile(r"[A-Za-z-]+")
+_VALUE = re.compile(r"[^\s;]+")
 # Brackets and repeats nested deeper than this are refused: reading and compiling them
 # recurses, and the XML form cannot nest deeper either (its parser stops at 256 elements).
 MAX_NESTING = 100
@@ -148,7 +150,7 @@ class _Scanner:
     def error(self, message: str, line: int | None = None) -> AbnfError:
         return AbnfError(f"line {self.line if line is None else line}: {message}")
 
-    def _skip(self) -> None:
+    def skip(self) -> None:
         text = self.text
         while self.at < len(text):
             char = text[self.at]
@@ -168,7 +170,7 @@ class _Scanner:
             else:
                 return
 
-    def _take(self, length: int) -> str:
+    def take(self, length: int) -> str:
         piece = self.text[self.at : self.at + length]
         self.line += piece.count("\n")
         self.at += length
@@ -178,67 +180,67 @@ class _Scanner:
         end = self.text.find(closing, self.at)
         if end < 0:
             raise self.error(f"{what} is not closed with {closing!r}")
-        return self._take(end - self.at + len(closing))[: -len(closing)]
+        return self.take(end - self.at + len(closing))[: -len(closing)]
 
     def angle(self, what: str) -> str:
         """``<...>`` (a URI or a media type), the scanner at its ``<``."""
-        self._skip()
+        self.skip()
         if not self.text.startswith("<", self.at):
             raise self.error(f"{what}: expected <...>")
-        self._take(1)
+        self.take(1)
         return self._until(">", f"{what} <...").strip()
 
     def peek_word(self) -> str | None:
         """The keyword at the scanner (after white space), without taking it."""
-        self._skip()
-        found = re.compile(r"[A-Za-z-]+").match(self.text, self.at)
+        self.skip()
+        found = _KEYWORD.match(self.text, self.at)
         return found.group() if found else None
 
     def next(self) -> _Token:
-        self._skip()
+        self.skip()
         text, at, line = self.text, self.at, self.line
         if at >= len(text):
             return _Token("end", "", line)
         char = text[at]
         if char in _SYMBOLS:
-            self._take(1)
+            self.take(1)
             return _Token(char, char, line)
         if char == '"':
-            self._take(1)
+            self.take(1)
             return _Token("quoted", self._until('"', "a quoted token"), line)
         if char == "$":
-            self._take(1)
+            self.take(1)
             if text.startswith("<", self.at):
                 return _Token("uri", self.angle("a rule reference $<"), line)
             name = _NAME.match(text, self.at)
             if name is None:
                 raise self.error("$ is not followed by a rule name or <uri>")
-            return _Token("ref", self._take(len(name.group())), line)
+            return _Token("ref", self.take(len(name.group())), line)
         if char == "{":
             if text.startswith("{!{", at):
-                self._take(3)
+                self.take(3)
                 return _Token("tag", self._until("}!}", "a tag {!{"), line)
-            self._take(1)
+            self.take(1)
             return _Token("tag", self._until("}", "a tag {"), line)
         if char == "<":
-            self._take(1)
+            self.take(1)
             return _Token("repeat", self._until(">", "a repeat <"), line)
         if char == "/":
             weight = _WEIGHT.match(text, at)
             if weight is None:
                 raise self.error("'/' is not a weight /number/ or a comment")
-            self._take(len(weight.group()))
+            self.take(len(weight.group()))
             return _Token("weight", weight.group(1), line)
         if char == "!":
-            self._take(1)
+            self.take(1)
             lang = _LANG.match(text, self.at)
             if lang is None:
                 raise self.error("'!' is not followed by a language")
-            return _Token("lang", self._take(len(lang.group())), line)
+            return _Token("lang", self.take(len(lang.group())), line)
         word = _WORD.match(text, at)
         if word is None:
             raise self.error(f"unexpected {char!r}")
-        return _Token("word", self._take(len(word.group())), line)
+        return _Token("word", self.take(len(word.group())), line)
 
 
 # -- the parser --------------------------------------------------------------------------
@@ -411,28 +413,28 @@ def _declarations(scanner: _Scanner, grammar: etree._Element) -> None:
                 tag = _element("tag")
                 tag.text = token.text
                 grammar.append(tag)
-                scanner._skip()
+                scanner.skip()
                 if scanner.text.startswith(";", scanner.at):
-                    scanner._take(1)
+                    scanner.take(1)
                 continue
             return
         line = scanner.line
         if keyword in _ONCE and keyword in seen:
             raise scanner.error(f"{keyword} is declared twice (line {seen[keyword]} too)")
         seen[keyword] = line
-        scanner._take(len(keyword))
+        scanner.take(len(keyword))
         if keyword in ("meta", "http-equiv"):
             found = _META.match(scanner.text, scanner.at)
             if found is None:
                 raise scanner.error(f'{keyword}: write {keyword} "name" is "content";')
-            scanner._take(len(found.group()))
+            scanner.take(len(found.group()))
             continue
         if keyword in ("tag-format", "base", "lexicon"):
-            scanner._skip()
+            scanner.skip()
             if scanner.text.startswith("<", scanner.at):
                 value = scanner.angle(keyword)
                 if keyword == "lexicon" and scanner.text.startswith("~", scanner.at):
-                    scanner._take(1)
+                    scanner.take(1)
                     scanner.angle("lexicon media type")
             else:  # leniently, without the angle brackets
                 value = _value(scanner, keyword)
@@ -455,18 +457,18 @@ def _declarations(scanner: _Scanner, grammar: etree._Element) -> None:
 
 
 def _value(scanner: _Scanner, keyword: str) -> str:
-    scanner._skip()
-    found = re.compile(r"[^\s;]+").match(scanner.text, scanner.at)
+    scanner.skip()
+    found = _VALUE.match(scanner.text, scanner.at)
     if found is None:
         raise scanner.error(f"{keyword}: the value is missing")
-    return scanner._take(len(found.group()))
+    return scanner.take(len(found.group()))
 
 
 def _end(scanner: _Scanner, keyword: str) -> None:
-    scanner._skip()
+    scanner.skip()
     if not scanner.text.startswith(";", scanner.at):
         raise scanner.error(f"{keyword} ... ends with ';'")
-    scanner._take(1)
+    scanner.take(1)
 
 
 def to_xml(
