@@ -6,8 +6,9 @@ Three kinds of grammar, one interface (``Matcher``):
   as a field's ``type`` ("digits?minlength=3") or after ``builtin:dtmf/`` in a grammar's src;
 - ``keys(sequence, value)``: one literal key sequence (``<choice dtmf>``, ``<option dtmf>``,
   ``<link dtmf>``) standing for a value the caller chooses;
-- ``srgs(document)``: an SRGS 1.0 XML grammar in mode "dtmf" (inline or fetched), with
-  SISR 1.0 semantic tags run in QuickJS.
+- ``srgs(document)``: an SRGS 1.0 grammar in mode "dtmf" (inline or fetched), in the XML
+  form or the ABNF form (``abnf.py`` reads ABNF into the XML it maps to, so both compile
+  to the same nodes), with SISR 1.0 semantic tags run in QuickJS.
 
 A ``Matcher`` answers three questions about a key string (no termchar): does it match as a
 whole (``match``, with the interpretation), may more keys still make it match (``viable``),
@@ -50,6 +51,14 @@ Where appendix P leaves room, these choices are made:
   appendix P says).
 - Only digits (length, minlength, maxlength) and boolean (y, n) take parameters; any other
   parameter is a GrammarError.
+
+Which form a document is in (``_grammar_root``): its content decides when it says (the
+``#ABNF`` header of SRGS 1.0 section 4.1, or a ``<grammar>`` document element); otherwise
+the declared media type (the ``type`` attribute, else the server's Content-Type):
+application/srgs is ABNF, application/srgs+xml (or XML) the XML form. Another grammar
+format (``#JSGF``, application/x-jsgf, application/x-gsl, ...) is ``Unsupported`` with
+error.unsupported.format (VoiceXML 2.0 section 5.2.6); text/plain,
+application/octet-stream and text/html say nothing, and leave it to the content.
 
 SRGS (https://www.w3.org/TR/speech-grammar/), mode "dtmf". Supported: ``<grammar root
 tag-format>``, ``<rule id scope>``, ``<item repeat>`` ("n", "n-m", "n-"; ``repeat-prob``
@@ -104,6 +113,8 @@ from typing import Final, Protocol, TypeAlias
 import quickjs  # type: ignore[import-untyped]
 from lxml import etree  # type: ignore[import-untyped]
 
+from vxdial.voicexml import abnf
+
 __all__ = [
     "BUILTIN_TYPES",
     "DTMF_KEYS",
@@ -116,6 +127,7 @@ __all__ = [
     "builtin",
     "check_builtin",
     "external_refs",
+    "is_abnf_text",
     "keys",
     "srgs",
     "srgs_mode",
@@ -534,6 +546,7 @@ class _TagCode:
 
 _SRGS_NS: Final = "http://www.w3.org/2001/06/grammar"
 _VXML_NS: Final = "http://www.w3.org/2001/vxml"
+_XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 _NAMESPACES: Final = frozenset({_SRGS_NS, _VXML_NS, None})
 _SPECIALS: Final = frozenset({"NULL", "VOID", "GARBAGE"})
 _KEY_WORDS: Final = {"star": "*", "pound": "#"}
@@ -553,7 +566,112 @@ _SYNTAX_CHECK: Final = (
 )
 
 
-def _parse_xml(document: bytes) -> etree._Element:
+# Media types (VoiceXML 2.0 section 3.1.1.4 ``type``; SRGS 1.0 appendix G). The XML form's
+# also under the VoiceXML 2.0 drafts' name and as plain XML.
+_ABNF_TYPES: Final = frozenset({"application/srgs"})
+_XML_TYPES: Final = frozenset(
+    {"application/srgs+xml", "application/grammar+xml", "application/xml", "text/xml"}
+)
+
+
+# Types that say nothing about the format (servers label any file so): the content decides.
+_UNINFORMATIVE: Final = frozenset({"text/plain", "application/octet-stream", "text/html"})
+
+
+def _media(media_type: str | None) -> str | None:
+    """A media type without parameters, in lower case; None for none or one that says
+    nothing about the format."""
+    if media_type is None:
+        return None
+    bare = media_type.partition(";")[0].strip().lower()
+    return None if not bare or bare in _UNINFORMATIVE else bare
+
+
+def _other_format(media_type: str | None) -> bool:
+    return media_type is not None and media_type not in _XML_TYPES | _ABNF_TYPES
+
+
+def _unsupported_type(media_type: str) -> Unsupported:
+    return Unsupported(
+        f"grammar type {media_type!r} is not supported (SRGS 1.0 is: application/srgs+xml,"
+        " and application/srgs for the ABNF form)",
+        event="error.unsupported.format",
+    )
+
+
+def _from_abnf(
+    document: bytes | str,
+    *,
+    header_required: bool = True,
+    defaults: Mapping[str, str] | None = None,
+) -> etree._Element:
+    try:
+        text = abnf.decode(document) if isinstance(document, bytes) else document
+        return abnf.to_xml(text, header_required=header_required, defaults=defaults)
+    except abnf.AbnfError as exc:
+        raise GrammarError(f"ABNF grammar: {exc}") from exc
+
+
+def _elements_in(root: etree._Element) -> bool:
+    return any(isinstance(child.tag, str) for child in root)
+
+
+def is_abnf_text(text: str, media_type: str | None) -> bool:
+    """Whether the text content of an inline ``<grammar>`` (one without elements) is the
+    ABNF form: its type is application/srgs, or it starts with the #ABNF header."""
+    return _media(media_type) in _ABNF_TYPES or text.lstrip().startswith("#ABNF")
+
+
+def _inline_abnf(root: etree._Element, declared: str | None) -> etree._Element | None:
+    """The grammar of an inline ``<grammar>`` whose content is ABNF text (its type is
+    application/srgs, or the text starts with the #ABNF header), with the element's
+    mode, root, tag-format and xml:lang as defaults; None when it is not ABNF."""
+    if _elements_in(root):
+        return None  # elements: the XML form
+    text = (root.text or "") + "".join(child.tail or "" for child in root)
+    if not is_abnf_text(text, declared):
+        return None
+    defaults = {
+        key: value
+        for key in ("mode", "root", "tag-format", f"{{{_XML_NS}}}lang")
+        if (value := root.get(key)) is not None
+    }
+    defaults.setdefault("mode", "voice")  # SRGS 1.0 section 4.6: the default mode
+    return _from_abnf(text, header_required=False, defaults=defaults)
+
+
+def _grammar_root(document: bytes, media_type: str | None = None) -> etree._Element:
+    """The ``<grammar>`` element of an SRGS grammar in either form: XML, ABNF (read into
+    the XML it maps to), or an inline VoiceXML ``<grammar>`` holding either.
+
+    The content decides when it says what it is (the ``#ABNF`` header, a ``<grammar>``
+    with rules); otherwise the declared ``media_type`` (the ``type`` attribute, else the
+    server's Content-Type) does. Another grammar format (``#JSGF``, a type such as
+    application/x-jsgf or application/x-gsl) is ``Unsupported`` (error.unsupported.format,
+    VoiceXML 2.0 section 5.2.6); a document that is no grammar at all, or claims to be SRGS
+    and is not, is a ``GrammarError`` (error.badfetch)."""
+    declared = _media(media_type)
+    kind = abnf.sniff(document)
+    if kind == "abnf":
+        return _from_abnf(document)
+    if kind == "jsgf":
+        raise _unsupported_type(declared or "application/x-jsgf")
+    if kind is None and declared in _ABNF_TYPES:
+        return _from_abnf(document, header_required=False)
+    if kind is None and _other_format(declared):
+        assert declared is not None
+        raise _unsupported_type(declared)
+    root = _parse_xml(document, declared)
+    own_type = _media(root.get("type"))  # an inline grammar's type attribute
+    found = _inline_abnf(root, own_type or declared)
+    if found is not None:
+        return found
+    if own_type is not None and _other_format(own_type) and not _elements_in(root):
+        raise _unsupported_type(own_type)
+    return root
+
+
+def _parse_xml(document: bytes, declared: str | None = None) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
         root = etree.fromstring(document, parser)
@@ -563,6 +681,9 @@ def _parse_xml(document: bytes) -> etree._Element:
         raise GrammarError("grammar document is empty")
     name = etree.QName(root)
     if name.localname != "grammar" or name.namespace not in _NAMESPACES:
+        if _other_format(declared):
+            assert declared is not None
+            raise _unsupported_type(declared)
         raise GrammarError(f"not an SRGS grammar: the document element is <{name.localname}>")
     return root
 
@@ -624,11 +745,11 @@ class _Compiler:
         self._syntax_context: quickjs.Context | None = None
         self._syntax: Callable[[str], str | None] | None = None
 
-    def load(self, key: str, document: bytes) -> _Document:
+    def load(self, key: str, document: bytes, media_type: str | None = None) -> _Document:
         loaded = self.documents.get(key)
         if loaded is not None:
             return loaded
-        root = _parse_xml(document)
+        root = _grammar_root(document, media_type)
         where = "grammar" if not key else f"grammar {key!r}"
         if _mode(root) != "dtmf":
             raise GrammarError(f"{where} is a voice grammar (mode='dtmf' is needed for keys)")
@@ -1448,17 +1569,18 @@ class _Grammar:
             return False
 
 
-def srgs_mode(document: bytes) -> str:
-    """The mode of an SRGS XML grammar: "dtmf" or "voice" (the SRGS default). Raises
-    ``GrammarError`` when the document is not an SRGS grammar."""
-    return _mode(_parse_xml(document))
+def srgs_mode(document: bytes, media_type: str | None = None) -> str:
+    """The mode of an SRGS grammar (either form; ``media_type`` as declared, if any):
+    "dtmf" or "voice" (the SRGS default). Raises ``GrammarError`` when the document is not
+    an SRGS grammar, ``Unsupported`` when it is in another grammar format."""
+    return _mode(_grammar_root(document, media_type))
 
 
-def external_refs(document: bytes) -> tuple[str, ...]:
+def external_refs(document: bytes, media_type: str | None = None) -> tuple[str, ...]:
     """The grammars an SRGS document references by URI (without #fragment, in document
     order, each once, as written: the caller resolves them against the document's URI),
     other than builtins. ``srgs`` needs each in ``externals``."""
-    root = _parse_xml(document)
+    root = _grammar_root(document, media_type)
     found: dict[str, None] = {}
     for element in root.iter():
         if not isinstance(element.tag, str) or etree.QName(element).localname != "ruleref":
@@ -1475,18 +1597,22 @@ def srgs(
     *,
     fragment: str | None = None,
     externals: Mapping[str, bytes] | None = None,
+    media_type: str | None = None,
 ) -> Matcher:
-    """The grammar of an SRGS 1.0 XML document in mode "dtmf": a fetched .grxml, or an
-    inline ``<grammar>`` element serialized. ``fragment`` names the rule to start at (a
+    """The grammar of an SRGS 1.0 document in mode "dtmf", in either form: a fetched
+    .grxml or .gram (ABNF), or an inline ``<grammar>`` element serialized (with rules, or
+    ABNF text). ``media_type`` is the declared type, where the content does not say it
+    (see ``_grammar_root``). ``fragment`` names the rule to start at (a
     URI's #fragment; it must be public), else the grammar's ``root``. ``externals`` holds
     the documents of the grammars named by external rule references, keyed by URI as
     written (see ``external_refs``; their own references are looked up there too).
 
     Raises ``GrammarError`` for a document that is not a usable DTMF SRGS grammar (including
     a voice grammar: check ``srgs_mode`` first), ``Unsupported`` (error.unsupported.format)
-    for an unsupported tag-format, a missing external grammar or a left-recursive rule."""
+    for another grammar format, an unsupported tag-format, a missing external grammar or a
+    left-recursive rule."""
     compiler = _Compiler(externals)
-    main = compiler.load("", document)
+    main = compiler.load("", document, media_type)
     root = _entry_rule(main, fragment, "grammar" if fragment is None else f"grammar #{fragment}")
     compiler.run()
     return _Grammar(compiler, root)

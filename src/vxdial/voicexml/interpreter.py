@@ -1092,11 +1092,19 @@ class _Context:
             fetched = await self.shared.fetcher.fetch(request)
         except FetchError as exc:
             raise _Event(_badfetch(exc), f"{where}: {url}: {exc.reason}") from None
+        # The author's type first, else the server's (the content itself decides where it
+        # says what it is: inputs._grammar_root).
+        media_type = grammar.type or fetched.content_type
         try:
             matcher: inputs.Matcher | None = None
-            if (grammar.mode or inputs.srgs_mode(fetched.body)) == "dtmf":
-                externals = await self._externals(fetched.body, fetched.url, where)
-                matcher = inputs.srgs(fetched.body, fragment=fragment or None, externals=externals)
+            if (grammar.mode or inputs.srgs_mode(fetched.body, media_type)) == "dtmf":
+                externals = await self._externals(fetched.body, fetched.url, where, media_type)
+                matcher = inputs.srgs(
+                    fetched.body,
+                    fragment=fragment or None,
+                    externals=externals,
+                    media_type=media_type,
+                )
         except inputs.Unsupported as exc:
             raise _Event(exc.event, f"{where}: {url}: {exc}") from None
         except inputs.GrammarError as exc:
@@ -1104,10 +1112,12 @@ class _Context:
         self.shared.matchers[key] = matcher
         return matcher
 
-    async def _externals(self, body: bytes, base: str, where: str) -> dict[str, bytes]:
+    async def _externals(
+        self, body: bytes, base: str, where: str, media_type: str | None = None
+    ) -> dict[str, bytes]:
         """The grammars an SRGS grammar references by URI, fetched (one level deep)."""
         externals: dict[str, bytes] = {}
-        for uri in inputs.external_refs(body):
+        for uri in inputs.external_refs(body, media_type):
             url = urldefrag(_join(base, uri))[0]
             request = self._request(url, "GET", "", None, model.NO_FETCH)
             try:
@@ -1505,9 +1515,8 @@ class _Context:
         return fetched.body
 
     async def _data(self, node: model.Data) -> None:
-        """VoiceXML 2.1 ``<data>``: the XML document as a read-only tree of plain
-        objects (``documentElement``, ``childNodes``, ``nodeName``, ``nodeValue``,
-        ``attributes``; see ``dom.py``), in ``name`` of the innermost scope."""
+        """VoiceXML 2.1 ``<data>``: the XML document as a read-only DOM Level 2 Core
+        Document (appendix D; see ``dom.py``), in ``name`` of the innermost scope."""
         from vxdial.voicexml import dom  # only documents using <data> pay for it
 
         assert self.doc is not None
@@ -1522,12 +1531,11 @@ class _Context:
         except FetchError as exc:
             raise _Event(_badfetch(exc), f"line {node.line}: <data>: {url}: {exc.reason}") from None
         try:
-            tree = dom.parse(fetched.body)
+            tree = dom.encode(fetched.body, max_nodes=self.shared.limits.data_max_nodes)
         except ValueError as exc:
             raise _Event("error.badfetch", f"line {node.line}: <data>: {url}: {exc}") from None
         if node.name is not None:
-            self.js.set_value(self._innermost(), node.name, tree)
-            self.js.run(self._innermost(), dom.methods(node.name))
+            self.js.set_built(self._innermost(), node.name, dom.BUILDER, tree)
 
     async def _foreach(self, node: model.Foreach) -> None:
         for index in range(self._array_length(node.array, node.line)):

@@ -121,9 +121,11 @@ class Grammar:
     - ``inline``: an inline SRGS grammar (the ``<grammar>`` element serialized);
     - ``src`` / ``srcexpr``: an external grammar, fetched when first needed.
 
-    ``mode`` "dtmf" or "voice"; None when only the fetched grammar can say (external
-    grammars without a mode attribute). Voice grammars are never active on a DTMF
-    platform. ``value`` is the interpretation of a ``keys`` grammar (an option's value).
+    ``mode`` "dtmf" or "voice"; None when only the grammar itself can say (external
+    grammars, and inline ABNF ones, without a mode attribute). Voice grammars are never
+    active on a DTMF platform. ``type`` is the ``type`` attribute as written (the media
+    type the author declares). ``value`` is the interpretation of a ``keys`` grammar (an
+    option's value).
     """
 
     builtin: str | None = None
@@ -132,6 +134,7 @@ class Grammar:
     src: str | None = None
     srcexpr: str | None = None
     mode: str | None = "dtmf"
+    type: str | None = None
     scope: str | None = None  # "dialog" | "document" (form-level grammars), else None
     value: str | None = None
     fetch: Fetch = NO_FETCH

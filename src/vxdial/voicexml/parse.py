@@ -137,6 +137,13 @@ def _line(element: etree._Element) -> int:
     return element.sourceline or 0
 
 
+def _abnf_text(element: etree._Element, media_type: str | None) -> bool:
+    """Whether an inline ``<grammar>`` holds ABNF text (SRGS 1.0 section 4)."""
+    if any(isinstance(child.tag, str) for child in element):
+        return False
+    return inputs.is_abnf_text(element.text or "", media_type)
+
+
 class _Parser:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -718,6 +725,7 @@ class _Parser:
                 raise self.error(element, f"<grammar mode={mode!r}>: dtmf or voice")
         line = _line(element)
         fetch = self.fetch(element)
+        media_type = element.get("type")
         src = element.get("src")
         if src is not None:
             src = src.strip()
@@ -738,15 +746,24 @@ class _Parser:
                     except inputs.GrammarError as exc:
                         raise self.error(element, str(exc)) from exc
                     return model.Grammar(builtin=spec, scope=scope, fetch=fetch, line=line)
-            return model.Grammar(src=src, mode=mode, scope=scope, fetch=fetch, line=line)
+            return model.Grammar(
+                src=src, mode=mode, type=media_type, scope=scope, fetch=fetch, line=line
+            )
         if element.get("srcexpr") is not None:
             return model.Grammar(
-                srcexpr=element.get("srcexpr"), mode=mode, scope=scope, fetch=fetch, line=line
+                srcexpr=element.get("srcexpr"),
+                mode=mode,
+                type=media_type,
+                scope=scope,
+                fetch=fetch,
+                line=line,
             )
-        # Inline: SRGS says its mode is "voice" unless written.
+        # Inline: SRGS says its mode is "voice" unless written; ABNF text (SRGS 1.0 section
+        # 4) may write it in its own header, which the interpreter reads.
         return model.Grammar(
             inline=etree.tostring(element, with_tail=False),
-            mode=mode or "voice",
+            mode=mode or (None if _abnf_text(element, media_type) else "voice"),
+            type=media_type,
             scope=scope,
             line=line,
         )

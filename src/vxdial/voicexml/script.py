@@ -152,6 +152,7 @@ function __vx_hoist() {
   }
 }
 function __vx_settarget(S) { __vx_target = S; }
+function __vx_setbuilt(S, name, build, arg) { S[name] = build(arg); }
 """
 
 _RUN_SCRIPT = (
@@ -197,6 +198,8 @@ class Engine:
         self._length = get("__vx_length")
         self._field = get("__vx_field")
         self._settarget = get("__vx_settarget")
+        self._setbuilt = get("__vx_setbuilt")
+        self._builders: dict[str, Any] = {}
         self._call(self._session, json.dumps(dict(session), default=str))
 
     def _call(self, function: Any, *args: object) -> Any:
@@ -295,6 +298,27 @@ class Engine:
     def set_value(self, scope: Scope, name: str, value: object) -> None:
         """``name`` in ``scope`` set to ``value`` (JSON-like Python data)."""
         self._call(self._setjson, scope._object, name, json.dumps([value]))
+
+    def set_built(self, scope: Scope, name: str, builder: str, argument: str) -> None:
+        """``name`` in ``scope`` set to what ``builder`` (the source of an ECMAScript
+        function expression, compiled once per session) returns for ``argument``: how
+        ``<data>`` gets its DOM (``dom.BUILDER``)."""
+        build = self._builders.get(builder)
+        if build is None:
+            try:
+                build = self._context.eval(builder)
+            except quickjs.JSException as exc:
+                raise self._translate(exc) from None
+            self._builders[builder] = build
+        try:
+            self._call(self._setbuilt, scope._object, name, build, argument)
+        except ScriptError as exc:
+            # A builder throws Error objects only; a bare null is an allocation that
+            # failed, after which the memory in use may look low again.
+            if str(exc).startswith("uncaught exception: null"):
+                mib = self._memory_limit_bytes / (1024 * 1024)
+                raise LimitExceeded(f"scripts used more than {mib:g} MiB") from None
+            raise
 
     def fill(
         self, scope: Scope, name: str, value: object, shadow: Mapping[str, object] | None

@@ -18,13 +18,17 @@ EndReason = Literal["exit", "disconnect", "end", "hangup", "error"]
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Bounds on one session; going over any ends it with reason "error", event
-    "error.semantic" and a message naming the limit."""
+    "error.semantic" and a message naming the limit (except ``data_max_nodes``, a bound
+    on one document: error.badfetch, which the application may catch)."""
 
     script_time_s: float = 1.0  # CPU time of one ECMAScript evaluation or <script>
     script_memory_bytes: int = 32 * 1024 * 1024  # the session's ECMAScript heap
     max_documents: int = 100  # VoiceXML documents loaded (<goto>/<submit> loops)
     max_steps: int = 10_000  # FIA iterations, dialog entries and events handled
     max_document_bytes: int = 1024 * 1024  # one VoiceXML document's body
+    # Nodes (elements and text) of one <data> document; a larger one is error.badfetch
+    # (catchable: the document is unusable here, the session is not over).
+    data_max_nodes: int = 50_000
 
 
 @dataclass(frozen=True, slots=True)
