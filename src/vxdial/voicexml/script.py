@@ -25,7 +25,7 @@ session (a memory-exhausted context is not usable again).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import quickjs  # type: ignore[import-untyped]
@@ -48,6 +48,15 @@ class Scope:
 
     def __init__(self, obj: Any) -> None:
         self._object = obj
+
+
+class Names:
+    """A handle on a list of variable names inside the engine."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: Any) -> None:
+        self._array = array
 
 
 _BOOTSTRAP = r"""
@@ -90,6 +99,11 @@ function __vx_json(s) { return JSON.stringify([__vx_expr(s)]); }
 function __vx_declare(S, name, s) { S[name] = s === null ? undefined : __vx_expr(s); }
 function __vx_set(S, name, v) { S[name] = v; }
 function __vx_isundef(S, name) { return S[name] === undefined; }
+function __vx_names(json) { return JSON.parse(json); }
+function __vx_firstundef(S, names, start) {
+  for (var i = start; i < names.length; i++) if (S[names[i]] === undefined) return i;
+  return -1;
+}
 function __vx_isscope(o) {
   return o === application || o === document || o === dialog || __vx_c.indexOf(o) >= 0;
 }
@@ -191,6 +205,8 @@ class Engine:
         self._declare = get("__vx_declare")
         self._set = get("__vx_set")
         self._isundef = get("__vx_isundef")
+        self._names = get("__vx_names")
+        self._firstundef = get("__vx_firstundef")
         self._assign = get("__vx_assign")
         self._fill = get("__vx_fill")
         self._setjson = get("__vx_setjson")
@@ -294,6 +310,17 @@ class Engine:
 
     def is_undefined(self, scope: Scope, name: str) -> bool:
         return bool(self._call(self._isundef, scope._object, name))
+
+    def names(self, names: Sequence[str]) -> Names:
+        """``names`` held by the engine, for ``first_undefined``."""
+        return Names(self._call(self._names, json.dumps(list(names))))
+
+    def first_undefined(self, scope: Scope, names: Names, start: int = 0) -> int | None:
+        """The index of the first of ``names`` from ``start`` on whose variable in
+        ``scope`` is undefined, or None: one call into the engine, not one per name (the
+        FIA's select phase asks this every iteration, for every item of the form)."""
+        index = int(self._call(self._firstundef, scope._object, names._array, start))
+        return None if index < 0 else index
 
     def set_value(self, scope: Scope, name: str, value: object) -> None:
         """``name`` in ``scope`` set to ``value`` (JSON-like Python data)."""

@@ -484,3 +484,25 @@ async def test_form_items_initialize_in_document_order_with_vars() -> None:
         <block name="late" expr="undefined">x <value expr="before"/></block>
       </form>""")
     assert said == ["x undefined"]
+
+
+async def test_a_form_of_many_blocks_is_visited_in_order_with_one_engine_call_a_step() -> None:
+    """VoiceXML 2.0 appendix C (the select phase): each iteration takes the first item
+    whose variable is undefined. The engine is asked once per iteration, not once per
+    item before it (issue 12, item 2: 8,000 empty blocks took minutes)."""
+    blocks = "".join(f"<block><prompt>b{n}</prompt></block>" for n in range(300))
+    done = await run(vxml(f"<form>{blocks}</form>"), limits=voicexml.Limits(max_steps=10**6))
+    assert done.heard == [f"b{n}" for n in range(300)]
+
+
+async def test_the_select_phase_still_sees_a_variable_cleared_behind_it() -> None:
+    done = await run(
+        vxml(
+            "<form><var name='again' expr='true'/>"
+            "<block name='one'><prompt>one</prompt></block>"
+            "<block name='two'><prompt>two</prompt>"
+            "<if cond='again'><assign name='again' expr='false'/><clear namelist='one'/></if>"
+            "</block></form>"
+        )
+    )
+    assert done.heard == ["one", "two", "one"]
