@@ -262,4 +262,13 @@ def create_app(
 
 def session_limits(settings: Settings) -> voicexml.Limits:
     """The bounds of each call's VoiceXML session, from ``[voicexml]``."""
-    return voicexml.Limits(max_document_bytes=settings.voicexml.max_document_bytes)
+    limits = settings.voicexml
+    return voicexml.Limits(
+        script_time_s=limits.script_time_s,
+        script_memory_bytes=limits.script_memory_bytes,
+        max_documents=limits.max_documents,
+        max_steps=limits.max_steps,
+        max_document_bytes=limits.max_document_bytes,
+        session_cpu_s=limits.session_cpu_s,
+        data_max_nodes=limits.data_max_nodes,
+    )

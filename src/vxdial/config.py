@@ -225,10 +225,18 @@ class DemoSettings:
 @dataclass(frozen=True)
 class VoicexmlSettings:
     # The interpreter's bounds on what one call's application may make it do
-    # (voicexml.Limits; docs/SECURITY.md). A VoiceXML document larger than this is
-    # error.badfetch: real applications weigh kilobytes, and parsing costs memory and
-    # CPU in proportion.
+    # (voicexml.Limits; docs/SECURITY.md). Going over one ends the session with
+    # error.semantic naming it, except max_document_bytes and data_max_nodes: that
+    # document is error.badfetch (catchable). Each call's session runs on a thread of its
+    # own (voicexml.isolation), so none of these can stall the service, only its call.
+    script_time_s: float = 1.0  # one ECMAScript evaluation or <script>
+    script_memory_bytes: int = 32 * 1024 * 1024  # the session's ECMAScript heap
+    session_cpu_s: float = 10.0  # the whole session (real applications use milliseconds)
+    max_documents: int = 100  # VoiceXML documents loaded (<goto>/<submit> loops)
+    max_steps: int = 10_000  # FIA iterations, dialog entries and events handled
+    # Real applications weigh kilobytes; parsing costs memory and CPU in proportion.
     max_document_bytes: int = 1024 * 1024
+    data_max_nodes: int = 50_000  # nodes of one <data> document
 
 
 @dataclass(frozen=True)
@@ -385,7 +393,13 @@ _RANGES: dict[str, tuple[float, float]] = {
     "web.session_idle_s": (60, 30 * 86400),
     "web.session_max_s": (60, 365 * 86400),
     "demo.inbox_size": (1, 10_000),
+    "voicexml.script_time_s": (0.01, 60),
+    "voicexml.script_memory_bytes": (1024 * 1024, 4 * 1024 * 1024 * 1024),
+    "voicexml.session_cpu_s": (0.1, 3600),
+    "voicexml.max_documents": (1, 100_000),
+    "voicexml.max_steps": (100, 100_000_000),
     "voicexml.max_document_bytes": (1024, 64 * 1024 * 1024),
+    "voicexml.data_max_nodes": (100, 10_000_000),
     "dialer.lines": (1, 100_000),
     "dialer.cps": (0.1, 100_000),
     "dialer.ring_timeout_s": (1, 600),

@@ -552,3 +552,22 @@ def test_the_demo_is_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None
     assert (problem.field, problem.reason) == ("demo.inbox_size", "must be from 1 to 10000")
     problem = invalid(environ={"VXDIAL_DEMO_ENABLED": "maybe"})
     assert problem.field == "demo.enabled"
+
+
+def test_voicexml_limits_reach_the_sessions(tmp_path: Path) -> None:
+    """``[voicexml]`` is the interpreter's ``Limits`` of every call (app.session_limits);
+    the defaults are the interpreter's own."""
+    from vxdial import voicexml
+    from vxdial.app import session_limits
+
+    assert session_limits(config.load(environ={})) == voicexml.Limits()
+    path = write(
+        tmp_path,
+        "[voicexml]\nscript_time_s = 0.5\nsession_cpu_s = 2.0\nmax_document_bytes = 65536\n",
+    )
+    limits = session_limits(config.load(path, environ={"VXDIAL_VOICEXML_MAX_STEPS": "500"}))
+    assert (limits.script_time_s, limits.session_cpu_s) == (0.5, 2.0)
+    assert (limits.max_document_bytes, limits.max_steps) == (65536, 500)
+    with pytest.raises(errors.InvalidInput) as caught:
+        config.load(environ={"VXDIAL_VOICEXML_SESSION_CPU_S": "0"})
+    assert caught.value.field == "voicexml.session_cpu_s"

@@ -380,7 +380,8 @@ class Dialer:
                 )
                 log.info("dialer.start_url_get_fallback call_id=%d status=%d", call.id, status)
 
-            end = await voicexml.run_session(
+            # On a thread of its own: no document can stall this loop (HTTP, RTP, dialing).
+            end = await voicexml.run_isolated(
                 start,
                 channel=channel,
                 fetcher=voicexml.StartFetcher(voicexml.for_call(self.fetcher), start, fell_back),

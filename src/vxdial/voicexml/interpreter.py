@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -312,6 +313,7 @@ class _Shared:
         self.final: Literal["hangup", "disconnect"] | None = None
         self.final_values: dict[str, object] = {}
         self.steps = 0
+        self.cpu_started = time.thread_time()
         self.documents = 0
         self.recordings: dict[int, _Recorded] = {}
         self.matchers: dict[tuple[str, str | None], inputs.Matcher | None] = {}
@@ -348,6 +350,17 @@ class _Shared:
         self.steps += 1
         if self.steps > self.limits.max_steps:
             raise _Limit(f"more than {self.limits.max_steps} interpreter steps (an endless loop?)")
+        self.check_cpu()
+
+    def check_cpu(self) -> None:
+        """End the session once it has used ``limits.session_cpu_s`` of CPU: the CPU time
+        of the thread it runs on since it began (exact when the session has a thread of
+        its own, voicexml.isolation; an upper bound when sessions share one)."""
+        used = time.thread_time() - self.cpu_started
+        if used > self.limits.session_cpu_s:
+            raise _Limit(
+                f"the session used more than {self.limits.session_cpu_s:g} s of CPU (session_cpu_s)"
+            )
 
     def counted_document(self) -> None:
         self.documents += 1
@@ -1166,8 +1179,12 @@ class _Context:
         matchers = [matcher for _, matcher in heard]
 
         def complete(keys: str) -> bool:
-            return any(m.match(keys) is not None for m in matchers) and not any(
-                m.extendable(keys) for m in matchers
+            # Accepted by some grammar and extendable by none. Structure only (with no
+            # grammar extendable, "viable" is "accepted"): the channel calls this on its
+            # own thread (voicexml.isolation), where the engine that runs tag scripts
+            # must not be touched. A tag script that then fails is a nomatch, as ever.
+            return not any(m.extendable(keys) for m in matchers) and any(
+                m.viable(keys) for m in matchers
             )
 
         try:
@@ -1547,13 +1564,14 @@ class _Context:
             self.js.set_built(self._innermost(), node.name, dom.BUILDER, tree)
 
     async def _foreach(self, node: model.Foreach) -> None:
-        for index in range(self._array_length(node.array, node.line)):
-            self.js.declare(self._innermost(), node.item, f"({node.array})[{index}]")
+        # VoiceXML 2.1 section 6: the array is evaluated once (evaluating it again for
+        # each item made a loop over a computed array quadratic).
+        with _Semantic(node.line, "<foreach array>"):
+            array, length = self.js.array(node.array)
+        for index in range(length):
+            self.shared.check_cpu()
+            self.js.declare_item(self._innermost(), node.item, array, index)
             await self._run_nodes(node.body)
-
-    def _array_length(self, expr: str, line: int) -> int:
-        with _Semantic(line, "<foreach array>"):
-            return self.js.length(expr)
 
     async def _unsupported(self, node: model.Unsupported) -> None:
         raise _Event(
@@ -1683,10 +1701,13 @@ class _Context:
             elif isinstance(part, model.Enumerate):
                 self._render_enumerate(out, part, item)
             else:
-                for index in range(self._array_length(part.array, part.line)):
+                with _Semantic(part.line, "<foreach array>"):
+                    array, length = self.js.array(part.array)
+                for index in range(length):
+                    self.shared.check_cpu()
                     scope = self._child_scope()
                     with self._inner_scope(scope):
-                        self.js.declare(scope, part.item, f"({part.array})[{index}]")
+                        self.js.declare_item(scope, part.item, array, index)
                         self._render_into(out, part.parts, item)
 
     def _render_audio(self, out: _Rendered, part: model.Audio, item: model.FormItem | None) -> None:

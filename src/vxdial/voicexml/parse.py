@@ -12,6 +12,7 @@ when visited.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from urllib.parse import urljoin
@@ -82,6 +83,7 @@ def _parser() -> etree.XMLParser:
 _PARSER = _parser()
 _cache: OrderedDict[tuple[str, bytes], model.VxmlDocument] = OrderedDict()
 _cache_bytes = 0
+_cache_lock = threading.Lock()  # sessions parse on threads of their own (voicexml.isolation)
 
 
 def load(url: str, body: bytes) -> model.VxmlDocument:
@@ -89,18 +91,21 @@ def load(url: str, body: bytes) -> model.VxmlDocument:
     first, within ``CACHE_MAX_BYTES`` of bodies."""
     global _cache_bytes
     key = (url, body)
-    document = _cache.get(key)
-    if document is not None:
-        _cache.move_to_end(key)
-        return document
+    with _cache_lock:
+        document = _cache.get(key)
+        if document is not None:
+            _cache.move_to_end(key)
+            return document
     document = parse(url, body)
     size = len(url) + len(body)
     if size <= _CACHE_ENTRY_MAX_BYTES:
-        _cache[key] = document
-        _cache_bytes += size
-        while _cache_bytes > CACHE_MAX_BYTES:
-            (old_url, old_body), _ = _cache.popitem(last=False)
-            _cache_bytes -= len(old_url) + len(old_body)
+        with _cache_lock:
+            if key not in _cache:
+                _cache[key] = document
+                _cache_bytes += size
+            while _cache_bytes > CACHE_MAX_BYTES:
+                (old_url, old_body), _ = _cache.popitem(last=False)
+                _cache_bytes -= len(old_url) + len(old_body)
     return document
 
 

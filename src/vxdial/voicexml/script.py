@@ -51,7 +51,7 @@ class Scope:
 
 
 class Names:
-    """A handle on a list of variable names inside the engine."""
+    """A handle on an array inside the engine (variable names, a <foreach> array)."""
 
     __slots__ = ("_array",)
 
@@ -146,6 +146,9 @@ function __vx_length(s) {
     throw new TypeError(s + " is not an array");
   return a.length;
 }
+function __vx_array(s) { __vx_length(s); return __vx_expr(s); }
+function __vx_arraylength(a) { return a.length; }
+function __vx_item(S, name, a, i) { S[name] = a[i]; }
 function __vx_field(name) {
   var v = __vx_eval(name);
   if (v === undefined) return "";
@@ -212,6 +215,9 @@ class Engine:
         self._setjson = get("__vx_setjson")
         self._lastresult = get("__vx_lastresult")
         self._length = get("__vx_length")
+        self._array = get("__vx_array")
+        self._arraylength = get("__vx_arraylength")
+        self._item = get("__vx_item")
         self._field = get("__vx_field")
         self._settarget = get("__vx_settarget")
         self._setbuilt = get("__vx_setbuilt")
@@ -364,6 +370,16 @@ class Engine:
         """``application.lastresult$`` (of the current application scope): an array of
         one result whose properties are also the array's own."""
         self._call(self._lastresult, json.dumps(result))
+
+    def array(self, expr: str) -> tuple[Names, int]:
+        """The array ``expr`` evaluates to, evaluated once (``ScriptError`` if it is not
+        an array), and its length then."""
+        array = self._call(self._array, expr)
+        return Names(array), int(self._call(self._arraylength, array))
+
+    def declare_item(self, scope: Scope, name: str, array: Names, index: int) -> None:
+        """``<foreach item>``: ``name`` in ``scope`` set to ``array[index]``."""
+        self._call(self._item, scope._object, name, array._array, index)
 
     def length(self, expr: str) -> int:
         """The ``length`` of the array ``expr`` evaluates to (``ScriptError`` if it is

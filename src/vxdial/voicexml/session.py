@@ -26,6 +26,7 @@ class Limits:
     max_documents: int = 100  # VoiceXML documents loaded (<goto>/<submit> loops)
     max_steps: int = 10_000  # FIA iterations, dialog entries and events handled
     max_document_bytes: int = 1024 * 1024  # one VoiceXML document's body
+    session_cpu_s: float = 10.0  # CPU time of the whole session (its thread's)
     # Nodes (elements and text) of one <data> document; a larger one is error.badfetch
     # (catchable: the document is unusable here, the session is not over).
     data_max_nodes: int = 50_000

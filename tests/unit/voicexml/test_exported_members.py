@@ -21,6 +21,7 @@ def test_exported_members() -> None:
             "StartFetcher",
             "Upload",
             "for_call",
+            "run_isolated",
             "run_session",
         ]
     )
@@ -34,6 +35,8 @@ def test_limits_and_session_end_defaults() -> None:
         script_memory_bytes=32 * 1024 * 1024,
         max_documents=100,
         max_steps=10_000,
+        max_document_bytes=1024 * 1024,
+        session_cpu_s=10.0,
     )
     end = voicexml.SessionEnd("end")
     assert (end.event, end.message, dict(end.values)) == (None, None, {})

@@ -1,0 +1,173 @@
+"""vxdial.voicexml.isolation: a session on a thread of its own (issue 12, item 2).
+
+What is asserted is what happened, in what order: the caller's loop keeps running while
+a session spins in a script or walks a huge form; channel and fetcher calls run on the
+caller's thread; cancelling the caller ends the session; the CPU budget ends a session
+that would run on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from tests.unit.voicexml.helpers import START, vxml
+from vxdial import voicexml
+from vxdial.domain.media import Collected, Prompt
+from vxdial.voicexml.testing import MemoryFetcher, ScriptedChannel
+
+SPIN = "<script>var t = Date.now(); while (Date.now() - t &lt; 400) {}</script>"
+
+
+class ThreadNotingChannel(ScriptedChannel):
+    """A scripted caller that notes on which thread each call reached it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.threads: set[int] = set()
+
+    async def play(self, prompt: Prompt) -> str:
+        self.threads.add(threading.get_ident())
+        return await super().play(prompt)
+
+
+async def ticks_while(session: asyncio.Task[voicexml.SessionEnd]) -> int:
+    """How many times this loop ran a 1 ms timer before ``session`` ended."""
+    ticks = 0
+    while not session.done():
+        await asyncio.sleep(0.001)
+        ticks += 1
+    return ticks
+
+
+async def test_the_callers_loop_runs_while_a_script_spins() -> None:
+    channel = ThreadNotingChannel()
+    document = vxml(f"<form><block>{SPIN * 3}<prompt>done</prompt></block></form>")
+    session = asyncio.create_task(
+        voicexml.run_isolated(
+            voicexml.FetchRequest(START),
+            channel=channel,
+            fetcher=MemoryFetcher({START: document}),
+            session={},
+        )
+    )
+    ticks = await ticks_while(session)
+    end = session.result()
+    assert end.reason == "end" and channel.heard == ["done"]
+    assert channel.threads == {threading.get_ident()}  # the channel ran on this thread
+    # 1.2 s of spinning on another thread: this loop ran its timer throughout. Run on
+    # this loop (run_session), the same document lets it run at most once or twice.
+    assert ticks >= 50
+
+
+async def test_without_isolation_the_loop_stops_while_a_script_spins() -> None:
+    # The control case: what run_isolated prevents.
+    document = vxml(f"<form><block>{SPIN * 3}<prompt>done</prompt></block></form>")
+    session = asyncio.create_task(
+        voicexml.run_session(
+            voicexml.FetchRequest(START),
+            channel=ScriptedChannel(),
+            fetcher=MemoryFetcher({START: document}),
+            session={},
+        )
+    )
+    assert await ticks_while(session) < 50
+
+
+class WaitingChannel(ScriptedChannel):
+    """A caller who never presses a key: collect waits until cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def collect(self, **kwargs: object) -> Collected:  # type: ignore[override]
+        self.waiting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_cancelling_the_caller_ends_the_session_and_its_wait() -> None:
+    channel = WaitingChannel()
+    document = vxml("<form><field name='f' type='digits'><prompt>say</prompt></field></form>")
+    session = asyncio.create_task(
+        voicexml.run_isolated(
+            voicexml.FetchRequest(START),
+            channel=channel,
+            fetcher=MemoryFetcher({START: document}),
+            session={},
+        )
+    )
+    await asyncio.wait_for(channel.waiting.wait(), 30)
+    session.cancel()
+    done, _ = await asyncio.wait({session}, timeout=30)
+    assert session in done and session.cancelled()
+    assert channel.cancelled.is_set()
+    for _ in range(3000):  # the session's thread ends (a hang guard, not a timing)
+        if not [t for t in threading.enumerate() if t.name.startswith("vxml-session-")]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the session's thread is still running")
+
+
+async def test_fetches_run_on_the_callers_thread() -> None:
+    threads: list[int] = []
+    leaf = "http://app.example/ivr/leaf.vxml"
+
+    def leaf_document(request: voicexml.FetchRequest) -> str:
+        threads.append(threading.get_ident())
+        return vxml("<form><block><prompt>leaf</prompt></block></form>")
+
+    fetcher = MemoryFetcher(
+        {START: vxml(f"<form><block><goto next='{leaf}'/></block></form>"), leaf: leaf_document}
+    )
+    channel = ScriptedChannel()
+    end = await voicexml.run_isolated(
+        voicexml.FetchRequest(START), channel=channel, fetcher=fetcher, session={}
+    )
+    assert end.reason == "end" and channel.heard == ["leaf"]
+    assert threads == [threading.get_ident()]
+
+
+async def test_a_session_over_its_cpu_budget_ends_naming_the_limit() -> None:
+    # A <foreach> over a big array: every item costs a little, together a lot.
+    document = vxml(
+        "<var name='big' expr='new Array(200000).fill(1)'/>"
+        "<form><block><foreach item='x' array='big'><assign name='big' expr='big'/></foreach>"
+        "<prompt>never</prompt></block></form>"
+    )
+    channel = ScriptedChannel()
+    end = await voicexml.run_isolated(
+        voicexml.FetchRequest(START),
+        channel=channel,
+        fetcher=MemoryFetcher({START: document}),
+        session={},
+        limits=voicexml.Limits(session_cpu_s=0.3),
+    )
+    assert (end.reason, end.event) == ("error", "error.semantic")
+    assert "more than 0.3 s of CPU (session_cpu_s)" in (end.message or "")
+    assert channel.heard == []
+
+
+async def test_keys_end_collection_on_the_grammars_structure() -> None:
+    # The channel asks complete() on its own thread; the answer comes from the grammar's
+    # structure: "12" fills a length-2 digits field without waiting for more keys.
+    document = vxml(
+        "<form><field name='n' type='digits?length=2'><prompt>number</prompt>"
+        "<filled><prompt>got <value expr='n'/></prompt></filled></field></form>"
+    )
+    channel = ScriptedChannel(["12"])
+    end = await voicexml.run_isolated(
+        voicexml.FetchRequest(START),
+        channel=channel,
+        fetcher=MemoryFetcher({START: document}),
+        session={},
+    )
+    assert end.reason == "end"
+    assert channel.heard == ["number", "got 12"]
