@@ -109,7 +109,7 @@ class _SessionThread:
             self._started.set()
             try:
                 result = loop.run_until_complete(self._task)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
+            except BaseException as exc:  # handed to the caller as it is
                 self.outcome.set_exception(exc)
             else:
                 self.outcome.set_result(result)
