@@ -18,7 +18,9 @@ from tests.acceptance.web_support import (
     ALICE,
     ALICE_PIN,
     Web,
+    parse,
     running_web,
+    text_of,
 )
 from tests.support.webapp import WebApp
 from vxdial.config import AuthSettings
@@ -95,3 +97,45 @@ def test_guessers_from_many_addresses_do_not_lock_the_owner_out(guarded_web: Web
     with client_from(guarded_web, "127.0.1.1") as guesser:
         # A guesser over its own limit stays refused, even with the right PIN.
         assert guesser.get("/api/v1/me", auth=(ALICE, ALICE_PIN)).status_code == 429
+
+
+# -- the default campaign -------------------------------------------------------------------
+
+DEFAULT_REASON = (
+    "the default campaign holds your single calls and cannot be canceled; "
+    "pause it to stop dialing them, or cancel its calls one by one"
+)
+
+
+def test_the_default_campaign_cannot_be_canceled(web: Web) -> None:
+    api = web.api()
+    first = api.post(
+        "/api/v1/calls", json={"phone_number": "15551234567", "start_url": web.start_url}
+    )
+    assert first.status_code == 201, first.text
+    default_id = first.json()["campaign_id"]
+
+    refused = api.post(f"/api/v1/campaigns/{default_id}/cancel")
+    assert refused.status_code == 409
+    assert refused.json() == {"errors": [{"field": "campaign", "reason": DEFAULT_REASON}]}
+    admin = web.api("admin", ADMIN_PIN).post(f"/api/v1/admin/campaigns/{default_id}/cancel")
+    assert admin.status_code == 409
+    assert admin.json()["errors"][0]["reason"] == DEFAULT_REASON
+
+    alice = web.logged_in(ALICE, ALICE_PIN)
+    for page in ("/web/campaigns", "/web/campaigns/default"):
+        html = parse(alice.get(page))
+        assert not html.xpath("//form[@action='/web/campaigns/default/cancel']"), page
+        assert html.xpath("//form[@action='/web/campaigns/default/pause']"), page
+    by_form = alice.post("/web/campaigns/default/cancel")
+    assert by_form.status_code == 409
+    assert DEFAULT_REASON in text_of(parse(by_form).xpath("//main")[0])
+
+    # Pausing is fine, and a single call queued meanwhile waits instead of being canceled.
+    assert api.post(f"/api/v1/campaigns/{default_id}/pause").json()["state"] == "paused"
+    later = api.post(
+        "/api/v1/calls", json={"phone_number": "15551234568", "start_url": web.start_url}
+    )
+    assert later.status_code == 201
+    assert api.get(f"/api/v1/calls/{later.json()['id']}").json()["state"] == "queued"
+    assert api.get(f"/api/v1/campaigns/{default_id}").json()["state"] == "paused"
