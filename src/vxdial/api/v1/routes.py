@@ -641,7 +641,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         location = [
             str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
         ]
-        problems.append({"field": ".".join(location) or "body", "reason": error.get("msg", "")})
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        # A name or a value from the request may hold a lone surrogate: escaped, so the
+        # answer can be encoded.
+        problems.append(
+            {
+                "field": errors.escape_surrogates(".".join(location) or "body"),
+                "reason": errors.escape_surrogates(reason),
+            }
+        )
     return JSONResponse({"errors": problems}, status_code=422)
 
 
