@@ -20,6 +20,7 @@ from tests.support.webapp import WebApp
 from vxdial.api.v1.models import LONE_SURROGATE, CallCreate
 from vxdial.app import accounts_for, open_store
 
+
 @dataclass
 class Api:
     base: str
@@ -56,9 +57,7 @@ def post_json_bytes(client: httpx.Client, path: str, body: bytes) -> httpx.Respo
 # -- item 14: lone surrogates ------------------------------------------------------------------
 
 TEXT_FIELDS = sorted(
-    name
-    for name, info in CallCreate.model_fields.items()
-    if info.annotation in (str, str | None)
+    name for name, info in CallCreate.model_fields.items() if info.annotation in (str, str | None)
 )
 LONE_SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 

@@ -21,7 +21,6 @@ import json
 import re
 from collections.abc import Iterable
 
-
 # A lone surrogate (U+D800-U+DFFF outside a pair) can arrive from JSON ("\ud800") but
 # cannot be encoded in UTF-8: a message quoting one could not be sent.
 _SURROGATES = re.compile("[\ud800-\udfff]")
