@@ -41,6 +41,7 @@ HISTORY_CAMPAIGNS = 1000  # campaigns whose history this process remembers
 HISTORY_EVERY_S = 1.5
 REJECTED_SHOWN = 1000
 REJECTED_ON_PAGE = 100
+REJECTED_TEXT_CHARS = 300  # of a rejected line's text, on the upload's answer page
 MAX_ID = api_routes.MAX_ID
 
 ServicesDep = Annotated[Services, Depends(sessions.services)]
@@ -492,24 +493,15 @@ class _KeepOpen(io.RawIOBase):
 
 
 async def _rejected_texts(upload: UploadFile, rejections: _Rejections) -> dict[int, str]:
-    # Off the event loop: the last rejected line may be a million lines down.
+    """The start of each shown rejected line's text (at most ``REJECTED_TEXT_CHARS``
+    characters: a rejected line may be 200 MiB long), read off the event loop: the
+    last one may be a million lines down."""
     wanted = {line for line, _ in rejections.lines}
-    return await anyio.to_thread.run_sync(_line_texts, upload, wanted)
-
-
-def _line_texts(upload: UploadFile, wanted: set[int]) -> dict[int, str]:
-    """The text of the wanted line numbers of the uploaded file (it stays on disk)."""
-    texts: dict[int, str] = {}
-    if not wanted:
-        return texts
     upload.file.seek(0)
-    last = max(wanted)
-    for number, raw in enumerate(upload.file, start=1):
-        if number in wanted:
-            texts[number] = raw.decode("utf-8", "replace").rstrip("\r\n")[:300]
-        if number >= last:
-            break
-    return texts
+    phone_list = io.BufferedReader(_KeepOpen(upload.file), 1 << 16)
+    return await anyio.to_thread.run_sync(
+        intake.line_starts, phone_list, wanted, REJECTED_TEXT_CHARS
+    )
 
 
 @router.post("/web/upload")
