@@ -8,9 +8,21 @@ import tracemalloc
 import uuid
 from collections.abc import Iterator
 
-from tests.acceptance.web_support import ALICE, ALICE_PIN, Web, parse, text_of
+import pytest
+
+from tests.acceptance.web_support import ALICE, ALICE_PIN, Web, parse, running_web, text_of
+from tests.support.rawhttp import RawConnection, multipart_start
+from tests.support.webapp import WebApp
+from vxdial.config import IntakeSettings
 
 LINE_MIB = 40
+MULTIPART = "multipart/form-data; boundary=b0undary"
+
+
+@pytest.fixture
+def web_small_uploads(sqlite_url: str, webapp: WebApp) -> Iterator[Web]:
+    with running_web(sqlite_url, webapp, intake=IntakeSettings(max_upload_bytes=4096)) as running:
+        yield running
 
 
 def streamed_upload(csrf: str, start_url: str, huge_line_bytes: int) -> Iterator[bytes]:
@@ -68,3 +80,81 @@ def test_a_huge_rejected_line_costs_no_memory(web: Web) -> None:
     assert reason.startswith("line is longer than")
     # The 40 MiB line was never held: what the upload kept at once is a few buffers.
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+# -- item 6: form bodies are bounded before they are read ---------------------------------
+
+
+def test_a_huge_login_post_is_refused_by_its_length_unread(web: Web) -> None:
+    connection = RawConnection(web.base)
+    try:
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(512 * 1024 * 1024),
+        }
+        connection.send(
+            connection.head("POST", "/web/login", headers) + b"login=a&pin=" + b"1" * 1000
+        )
+        answer = connection.read_answer()  # the other 512 MiB are never sent
+    finally:
+        connection.close()
+    assert answer.status == 413 and answer.closed
+    assert "larger than the limit of 4096 bytes" in answer.text
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", MULTIPART])
+def test_a_chunked_login_post_is_cut_while_it_streams(web: Web, content_type: str) -> None:
+    connection = RawConnection(web.base)
+    try:
+        headers = {"Content-Type": content_type, "Transfer-Encoding": "chunked"}
+        connection.send(connection.head("POST", "/web/login", headers))
+        for _ in range(8):  # 32 KiB, and no last chunk: the body "goes on"
+            connection.send(b"1000\r\n" + b"a" * 4096 + b"\r\n")
+        answer = connection.read_answer()
+    finally:
+        connection.close()
+    assert answer.status == 413 and answer.closed
+
+
+def test_the_forms_of_a_session_are_bounded(web: Web) -> None:
+    alice = web.logged_in(ALICE, ALICE_PIN)
+    secret = web.api().get("/api/v1/me").json()["result_secret"]
+    big = alice.post("/web/settings/rotate-secret", {"padding": "x" * 100_000})
+    assert big.status_code == 413
+    with_a_file = alice.client.post(
+        "/web/settings/rotate-secret",
+        data={"csrf_token": alice.csrf},
+        files={"f": ("f.txt", b"x")},
+    )
+    assert with_a_file.status_code == 400
+    assert web.api().get("/api/v1/me").json()["result_secret"] == secret  # nothing done
+    assert alice.post("/web/settings/rotate-secret").status_code == 303
+
+
+def test_a_forged_web_upload_is_refused_before_its_file(web: Web) -> None:
+    alice = web.logged_in(ALICE, ALICE_PIN)
+    cookie = "; ".join(f"{k}={v}" for k, v in alice.client.cookies.items())
+    connection = RawConnection(web.base)
+    try:
+        start, _, content_type = multipart_start(
+            {"csrf_token": "forged", "campaign_name": "x", "start_url": web.start_url},
+            content=b"15552000001\n",
+        )
+        headers = {"Content-Type": content_type, "Content-Length": "10000000", "Cookie": cookie}
+        connection.send(connection.head("POST", "/web/upload", headers) + start)
+        answer = connection.read_answer()  # the rest of the 10 MB never comes
+    finally:
+        connection.close()
+    assert answer.status == 403 and answer.closed
+    assert "CSRF check failed" in answer.text
+
+
+def test_the_web_upload_keeps_max_upload_bytes(web_small_uploads: Web) -> None:
+    alice = web_small_uploads.logged_in(ALICE, ALICE_PIN)
+    response = alice.client.post(
+        "/web/upload",
+        data={"csrf_token": alice.csrf, "campaign_name": "big", "start_url": "http://x/"},
+        files={"phone_list": ("l.csv", b"15552000001\n" * 1000, "text/csv")},
+    )
+    assert response.status_code == 413
+    assert "larger than the limit of 4096 bytes" in text_of(parse(response).xpath("//main")[0])

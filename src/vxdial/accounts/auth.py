@@ -29,7 +29,6 @@ import collections
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from vxdial.accounts.pins import LOGIN_MAX, PIN_MAX, PinHasher
 from vxdial.config import AuthSettings
 from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import Clock
+from vxdial.domain.network import address_key
 from vxdial.store import Credentials, Store
 
 _MAX_TRACKED = 100_000  # bound on remembered logins/addresses, so memory stays bounded
@@ -112,22 +112,6 @@ class LoginThrottle:
 
     def reset(self, key: str) -> None:
         self._failures.pop(key, None)
-
-
-def address_key(address: str | None) -> str | None:
-    """What failed logins from ``address`` are counted under: an IPv4 address itself
-    (also when written IPv4-mapped), the /64 of an IPv6 one; a name as it is."""
-    if not address:
-        return None
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 class Authenticator:

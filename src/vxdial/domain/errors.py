@@ -2,7 +2,8 @@
 
     VxdialError
     ├── InvalidInput      a field of a request is wrong (names the field and the reason)
-    │   └── InvalidInputs several fields are wrong at once
+    │   ├── InvalidInputs several fields are wrong at once
+    │   └── TooLarge      a request (or the field named) is larger than allowed
     ├── NotAuthorized     wrong login or wrong PIN: deliberately the same error
     │   ├── Throttled     too many failed logins; try again later
     │   └── Forbidden     the right PIN, but the account is disabled or may not do this
@@ -66,6 +67,10 @@ class InvalidInputs(InvalidInput):
         first = self.problems[0]
         super().__init__(first.field, first.reason)
         self.args = ("; ".join(str(p) for p in self.problems),)
+
+
+class TooLarge(InvalidInput):
+    """A request, or one of its fields, is larger than allowed (HTTP 413)."""
 
 
 class NotAuthorized(VxdialError):

@@ -28,6 +28,7 @@ _STATUS: tuple[tuple[type[errors.VxdialError], int, str], ...] = (
     (errors.Throttled, 429, "Too many attempts"),
     (errors.Forbidden, 403, "Not allowed"),
     (errors.NotAuthorized, 401, "Wrong login or PIN"),
+    (errors.TooLarge, 413, "Too large"),
     (errors.InvalidInput, 400, "Something in the form is wrong"),
     (errors.NotFound, 404, "Not found"),
     (errors.Conflict, 409, "Not possible now"),

@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import T0
 from vxdial.accounts import Accounts, Authenticator, PinHasher
-from vxdial.accounts.auth import address_key
 from vxdial.config import AuthSettings
 from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import FakeClock
+from vxdial.domain.network import address_key
 from vxdial.store import Store
 
 

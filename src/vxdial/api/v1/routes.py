@@ -188,7 +188,8 @@ async def create_campaign(
 
     Lines that cannot be queued are listed at ``/campaigns/{id}/rejections``.
     """
-    with svc.intake.upload_slot():
+    # Authenticated by its header, before the body is read: a slot of its sender's.
+    with svc.intake.upload_slots.for_sender(sender.id):
         return await _upload_campaign(request, sender, svc, response, idempotency_key)
 
 
@@ -606,6 +607,7 @@ _STATUS: tuple[tuple[type[errors.VxdialError], int], ...] = (
     (errors.Throttled, 429),
     (errors.Forbidden, 403),
     (errors.NotAuthorized, 401),
+    (errors.TooLarge, 413),
     (errors.InvalidInput, 422),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
@@ -651,6 +653,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             }
         )
     return JSONResponse({"errors": problems}, status_code=422)
+
+
+def error_response(status: int, field: str, reason: str) -> JSONResponse:
+    """An answer of ``status`` in the API's error shape."""
+    return JSONResponse({"errors": [{"field": field, "reason": reason}]}, status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
