@@ -272,6 +272,7 @@ def create_app(
         min_body_bytes_per_s=settings.server.min_body_bytes_per_s,
         timeout_answer=_slow_body_answer,
     )
+    app.add_middleware(v1.ApiGuard)
     v1.install_error_handlers(app)
     app.include_router(plum.router)
     app.include_router(v1.router)

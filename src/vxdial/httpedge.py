@@ -35,7 +35,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -295,3 +297,21 @@ def _closing(start: Message) -> Message:
     headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() != b"connection"]
     headers.append((b"connection", b"close"))
     return {**start, "headers": headers}
+
+
+PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application takes at ``request``'s path (the
+    ``Allow`` of a 405: Starlette's names only the first route matching the path, but
+    ``/api/v1/calls`` is two routes, GET and POST). Each method is tried against the
+    routes as the router would (``BaseRoute.matches``), included routers too."""
+    routes: list[BaseRoute] = request.app.router.routes
+    return [
+        method
+        for method in PROBED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vxdial import httpedge
 from vxdial.domain import campaigns, errors
 from vxdial.web import render, sessions
 
@@ -143,7 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
             405: "This address does not take that kind of request.",
         }.get(exc.status_code, str(exc.detail))
         title = _HTTP_TITLES.get(exc.status_code, "Error")
-        return await error_page(request, exc.status_code, title, sentence)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(httpedge.allowed_methods(request))
+        return await error_page(request, exc.status_code, title, sentence, headers=headers)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         if request.url.path.endswith(".json"):
