@@ -5,6 +5,7 @@ the server's own configuration is tested on the installed `vxdial serve`."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import subprocess
@@ -182,8 +183,8 @@ def test_the_api_and_web_uploads_take_their_senders_slots(
 def test_a_stalled_body_is_answered_and_frees_its_slot(
     start: Callable[..., Vxdial], connections: list[RawConnection]
 ) -> None:
-    vxdial = start(
-        server=ServerSettings(body_timeout_s=1.0),
+    vxdial = start(  # (a rate of 1 byte a second: only the pause can cut it)
+        server=ServerSettings(body_timeout_s=1.0, min_body_bytes_per_s=1),
         intake=IntakeSettings(max_uploads_per_sender=1),
     )
     stalled, _ = begin_upload(vxdial, connections, upload_fields(ALICE, ALICE_PIN, vxdial))
@@ -196,17 +197,17 @@ def test_a_stalled_body_is_answered_and_frees_its_slot(
 def test_a_trickling_body_is_cut_at_the_minimum_rate(
     start: Callable[..., Vxdial], connections: list[RawConnection]
 ) -> None:
-    vxdial = start(server=ServerSettings(body_timeout_s=1.0, min_body_bytes_per_s=1000))
+    vxdial = start(server=ServerSettings(body_timeout_s=2.0, min_body_bytes_per_s=1000))
     connection, _ = begin_upload(
         vxdial, connections, upload_fields(ALICE, ALICE_PIN, vxdial), declared=10_000_000
     )
     answered = threading.Event()
 
-    def trickle() -> None:  # 40 bytes every 0.2 s: never a 1 s pause, 200 bytes a second
+    def trickle() -> None:  # 20 bytes every 0.1 s: never a 2 s pause, 200 bytes a second
         with contextlib.suppress(OSError):
             while not answered.is_set():
-                connection.send(b"1555123" + b"0" * 32 + b"\n")
-                answered.wait(0.2)
+                connection.send(b"1555123" + b"0" * 12 + b"\n")
+                answered.wait(0.1)
 
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
@@ -224,13 +225,13 @@ def test_a_trickling_body_is_cut_at_the_minimum_rate(
 def test_a_slow_api_body_gets_408_in_the_error_shape(
     start: Callable[..., Vxdial], connections: list[RawConnection]
 ) -> None:
-    vxdial = start(server=ServerSettings(body_timeout_s=1.0))
+    vxdial = start(server=ServerSettings(body_timeout_s=1.0, min_body_bytes_per_s=1))
     connection = RawConnection(vxdial.base_url)
     connections.append(connection)
     headers = {
         "Content-Type": "application/json",
         "Content-Length": "100",
-        "Authorization": httpx.BasicAuth(ALICE, ALICE_PIN)._auth_header,
+        "Authorization": "Basic " + base64.b64encode(f"{ALICE}:{ALICE_PIN}".encode()).decode(),
     }
     connection.send(connection.head("POST", "/api/v1/calls", headers) + b'{"phone_number": ')
     answer = connection.read_answer()
