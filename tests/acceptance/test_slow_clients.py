@@ -87,6 +87,18 @@ def begin_upload(
     return connection, end
 
 
+def wait_for_uploads(vxdial: Vxdial, *, sender: int = 0, unauthenticated: int = 0) -> None:
+    """Until the server says this many uploads hold a slot (its /metrics)."""
+    wanted = {
+        f'vxdial_uploads_in_progress{{slot="sender"}} {float(sender)}',
+        f'vxdial_uploads_in_progress{{slot="unauthenticated"}} {float(unauthenticated)}',
+    }
+    deadline = time.monotonic() + 60  # a guard against a hang
+    while not wanted <= set(httpx.get(f"{vxdial.base_url}/metrics").text.splitlines()):
+        assert time.monotonic() < deadline, "the uploads never took their slots"
+        time.sleep(0.02)
+
+
 def upload_fields(login: str, pin: str, vxdial: Vxdial) -> dict[str, str]:
     return {
         "login": login,
@@ -117,21 +129,24 @@ def test_one_sender_cannot_take_every_upload_slot(
     start: Callable[..., Vxdial], connections: list[RawConnection]
 ) -> None:
     vxdial = start(intake=IntakeSettings(max_concurrent_uploads=3, max_uploads_per_sender=2))
-    for _ in range(2):  # bob holds two uploads open
+    for held_open in (1, 2):  # bob holds two uploads open
         begin_upload(vxdial, connections, upload_fields(BOB, BOB_PIN, vxdial))
+        wait_for_uploads(vxdial, sender=held_open)
     third, _ = begin_upload(vxdial, connections, upload_fields(BOB, BOB_PIN, vxdial))
     assert failed_reasons(third.read_answer()) == [
         ("request", "this sender is already uploading 2 phone lists; try again when one is done")
     ]
     # alice still uploads; and the total is a cap too: with alice's held, nobody else.
     held, rest = begin_upload(vxdial, connections, upload_fields(ALICE, ALICE_PIN, vxdial))
+    wait_for_uploads(vxdial, sender=3)
     assert vxdial.queuecalls("15551230002\n").errors == [
         ("request", "too many phone lists are being uploaded; try again shortly")
     ]
     held.send(rest)
     answer = held.read_answer()
     assert ET.fromstring(answer.body).get("status") == "queued", answer.text
-    assert vxdial.queuecalls("15551230003\n").status == "queued"  # its slot was given back
+    wait_for_uploads(vxdial, sender=2)  # its slot was given back
+    assert vxdial.queuecalls("15551230003\n").status == "queued"
 
 
 def test_uploads_with_the_file_first_hold_only_their_own_slots(
@@ -140,6 +155,7 @@ def test_uploads_with_the_file_first_hold_only_their_own_slots(
     vxdial = start(intake=IntakeSettings(max_concurrent_uploads=1, max_unauthenticated_uploads=2))
     fields = upload_fields(ALICE, ALICE_PIN, vxdial)
     first, rest = begin_upload(vxdial, connections, fields, file_first=True)
+    wait_for_uploads(vxdial, unauthenticated=1)
     second, _ = begin_upload(vxdial, connections, dict(fields), file_first=True)
     assert failed_reasons(second.read_answer()) == [
         (
@@ -160,6 +176,7 @@ def test_the_api_and_web_uploads_take_their_senders_slots(
 ) -> None:
     vxdial = start(intake=IntakeSettings(max_uploads_per_sender=1))
     begin_upload(vxdial, connections, upload_fields(ALICE, ALICE_PIN, vxdial))
+    wait_for_uploads(vxdial, sender=1)
     refused = vxdial.client.post(
         "/api/v1/campaigns",
         data={"campaign_name": "api", "start_url": vxdial.start_url},
@@ -191,6 +208,7 @@ def test_a_stalled_body_is_answered_and_frees_its_slot(
     answer = stalled.read_answer()  # it never sends the rest
     assert failed_reasons(answer) == [("request", "the request body stopped for 1 seconds")]
     assert answer.headers["connection"] == "close" and answer.closed
+    wait_for_uploads(vxdial, sender=0)  # its slot is given back as the request unwinds
     assert vxdial.queuecalls("15551230002\n").status == "queued"
 
 
