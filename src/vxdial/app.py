@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from fastapi import FastAPI
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Scope
 
 from vxdial import __version__, demo, metrics, voicexml, web
 from vxdial.accounts import Accounts, Authenticator, PinHasher
@@ -25,6 +27,7 @@ from vxdial.dialer import Dialer, worker_name
 from vxdial.domain import errors
 from vxdial.domain.clock import Clock, ScaledClock, SystemClock
 from vxdial.egress import EgressPolicy
+from vxdial.httpedge import BodyGuard
 from vxdial.intake import Intake, UrlProbe
 from vxdial.services import Services
 from vxdial.store import Store
@@ -222,6 +225,18 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_THRESHOLD_GEN0, 20, 20)
 
 
+def _slow_body_answer(scope: Scope, reason: str) -> Response:
+    """What a request whose body came too slowly gets, in its edge's format (the Plum
+    services' HTTP 200 "failed", the API's errors, a plain 408 elsewhere)."""
+    path = scope.get("path", "")
+    plum_answer = plum.refused_answer(path, reason)
+    if plum_answer is not None:
+        return plum_answer
+    if path.startswith("/api/"):
+        return v1.error_response(408, "request", reason)
+    return PlainTextResponse(f"Request Timeout: {reason}", status_code=408)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -250,6 +265,13 @@ def create_app(
         summary="Outbound voice calling: queue calls and campaigns, dial, run VoiceXML, report.",
         lifespan=lifespan,
     )
+    app.add_middleware(
+        BodyGuard,
+        body_timeout_s=settings.server.body_timeout_s,
+        min_body_bytes_per_s=settings.server.min_body_bytes_per_s,
+        timeout_answer=_slow_body_answer,
+    )
+    app.add_middleware(v1.ApiGuard)
     v1.install_error_handlers(app)
     app.include_router(plum.router)
     app.include_router(v1.router)

@@ -32,6 +32,20 @@ class ServerSettings:
     # Behind a proxy, the forwarded client address is used for login throttling only
     # when the proxy is listed here.
     trusted_proxies: tuple[str, ...] = ()
+    # A request's head (request line and headers) must arrive whole within this long of
+    # the connection opening, the previous answer, or its own first byte; else the
+    # connection is closed (408 if a head had begun). vxdial/httpedge.py says why.
+    header_timeout_s: float = 10.0
+    # A request head larger than this is refused with 431 and the connection closed.
+    max_header_bytes: int = 64 * 1024
+    # A request body may pause at most this long, and must then keep coming at
+    # min_body_bytes_per_s: after body_timeout_s the server waits one more second for
+    # every min_body_bytes_per_s bytes received (only while the server itself waits
+    # for the body). Past either, the request is answered at once and closed.
+    body_timeout_s: float = 20.0
+    min_body_bytes_per_s: int = 8192
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -58,9 +72,16 @@ class IntakeSettings:
     max_upload_bytes: int = 256 * 1024 * 1024
     # Rows per write transaction when a phone_list is stored.
     ingest_batch_size: int = 5000
-    # Uploads read at once by one process (each is spooled to disk before its login
-    # can be checked); more are refused with "try again shortly".
+    # phone_list uploads read and stored at once by one process, all senders together;
+    # and by one sender (a login checked before the file part is read: login and pin
+    # first in the form). More are refused with "try again shortly".
     max_concurrent_uploads: int = 8
+    max_uploads_per_sender: int = 4
+    # Uploads whose file part comes before login and pin, so that the file is read
+    # before its sender is known: this many at once, all addresses together (one per
+    # address, an IPv6 one by its /64); they never take the slots above from senders
+    # whose form puts login and pin first.
+    max_unauthenticated_uploads: int = 2
 
 
 @dataclass(frozen=True)
@@ -383,6 +404,13 @@ _RANGES: dict[str, tuple[float, float]] = {
     "intake.max_upload_bytes": (1024, 1 << 40),
     "intake.ingest_batch_size": (1, 100_000),
     "intake.max_concurrent_uploads": (1, 1000),
+    "intake.max_uploads_per_sender": (1, 1000),
+    "intake.max_unauthenticated_uploads": (0, 1000),
+    "server.header_timeout_s": (0.1, 3600),
+    "server.max_header_bytes": (1024, 1 << 24),
+    "server.body_timeout_s": (0.1, 3600),
+    "server.min_body_bytes_per_s": (1, 1 << 30),
+    "server.keep_alive_s": (0.1, 3600),
     "auth.pin_cache_s": (0, 86400),
     "auth.max_failures_per_login": (1, 1_000_000),
     "auth.max_failures_per_address": (1, 1_000_000),

@@ -41,6 +41,15 @@ class ServicesCollector(Collector):
         yield _counter(
             "vxdial_url_checks", "GET checks sent to start_url / result_url", s.probe.requests_sent
         )
+        uploads = GaugeMetricFamily(
+            "vxdial_uploads_in_progress",
+            "phone_list uploads holding a slot now: a sender's, or one read before its login",
+            labels=["slot"],
+        )
+        of_senders, unauthenticated = s.intake.upload_slots.in_use()
+        uploads.add_metric(["sender"], of_senders)
+        uploads.add_metric(["unauthenticated"], unauthenticated)
+        yield uploads
         answers = CounterMetricFamily(
             "vxdial_plum_answers", "Answers of the Plum web services", labels=["endpoint", "status"]
         )

@@ -10,16 +10,14 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import httpx
 import pytest
 
 from tests.acceptance.conftest import ALICE, ALICE_PIN, Vxdial, assert_failed
-from vxdial.config import HttpSettings, IntakeSettings
+from vxdial.config import HttpSettings
 
 
 def test_control_characters_are_field_errors_and_hurt_no_other_request(
@@ -136,37 +134,6 @@ def test_the_probe_keeps_to_the_egress_policy_however_the_address_is_written(
     assert field == "start_url"
     assert "is not an address vxdial may connect to" in reason, reason
     assert len(hits) == 1
-
-
-def test_uploads_at_once_are_bounded(start_vxdial: object) -> None:
-    vxdial: Vxdial = start_vxdial(intake=IntakeSettings(max_concurrent_uploads=1))  # type: ignore[operator]
-    release = threading.Event()
-
-    def slow_body() -> Iterator[bytes]:
-        boundary = "slowboundary"
-        yield (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="phone_list"; '
-            'filename="l.csv"\r\n\r\n'
-        ).encode()
-        release.wait(10)
-        yield f"15551230001\r\n--{boundary}--\r\n".encode()
-
-    def slow_upload() -> httpx.Response:
-        return httpx.post(
-            f"{vxdial.base_url}/webservice/queuecalls.php",
-            content=slow_body(),
-            headers={"Content-Type": "multipart/form-data; boundary=slowboundary"},
-            timeout=30,
-        )
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        first = pool.submit(slow_upload)
-        time.sleep(0.5)  # the first upload holds the only slot
-        second = vxdial.queuecalls("15551230002\n")
-        release.set()
-        assert first.result().status_code == 200
-    assert_failed(second, ("request", "too many phone lists are being uploaded; try again shortly"))
-    assert vxdial.queuecalls("15551230003\n").status == "queued"  # the slot is free again
 
 
 def test_rotate_secret(vxdial: Vxdial) -> None:

@@ -170,7 +170,12 @@ def test_the_api_admin_cancels_are_audited(web: Web, admin: Browser) -> None:
         "/api/v1/calls", json={"phone_number": "15551234567", "start_url": web.start_url}
     )
     call_id = call.json()["id"]
-    campaign_id = call.json()["campaign_id"]
+    uploaded = web.api().post(
+        "/api/v1/campaigns",
+        data={"campaign_name": "to cancel", "start_url": web.start_url},
+        files={"phone_list": ("l.csv", b"15551234567\n", "text/csv")},
+    )
+    campaign_id = uploaded.json()["id"]  # (default, of the single call, cannot be canceled)
     api_admin = web.api("admin", ADMIN_PIN)
     assert api_admin.delete(f"/api/v1/admin/calls/{call_id}").status_code == 200
     assert api_admin.post(f"/api/v1/admin/campaigns/{campaign_id}/cancel").status_code == 200

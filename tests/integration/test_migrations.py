@@ -57,3 +57,47 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
         assert {"senders", "campaigns", "calls"} <= set(sa.inspect(store.engine).get_table_names())
     finally:
         store.close()
+
+
+def test_a_canceled_default_campaign_is_paused_by_0004(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        from alembic import command
+
+        config = migrate.alembic_config()
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+        with store.engine.begin() as conn:
+            sender_id = conn.execute(
+                sa.insert(tables.senders)
+                .values(
+                    login="legacy",
+                    role="sender",
+                    pin_hash="x",
+                    enabled=True,
+                    lines=None,
+                    result_secret="s",
+                    created_at=0,
+                    pin_changed_at=0,
+                )
+                .returning(tables.senders.c.id)
+            ).scalar_one()
+            for name in ("default", "upload"):
+                conn.execute(
+                    sa.insert(tables.campaigns).values(
+                        sender_id=sender_id, name=name, state="canceled", created_at=0, updated_at=0
+                    )
+                )
+        store.migrate()
+        with store.engine.connect() as conn:
+            states = dict(
+                conn.execute(
+                    sa.select(tables.campaigns.c.name, tables.campaigns.c.state).where(
+                        tables.campaigns.c.sender_id == sender_id
+                    )
+                ).all()
+            )
+        assert states == {"default": "paused", "upload": "canceled"}
+    finally:
+        store.close()

@@ -97,6 +97,22 @@ def test_single_calls_in_one_group(store: Store) -> None:
     assert (second.postd, second.message_reference, second.call_parameters) == ("12#", "m", "p")
 
 
+def test_a_stored_rejection_keeps_a_bounded_reason(store: Store) -> None:
+    alice = add_sender(store)
+    campaign = store.start_campaign_upload(
+        sender_id=alice.id, name="long", settings=SETTINGS, now=T0
+    )
+    store.add_campaign_batch(
+        sender_id=alice.id,
+        campaign=campaign,
+        new_calls=[calls.NewCall("15550000001", line=1)],
+        rejections=[(2, "r" * 100_000), (3, "short")],
+        now=T0,
+    )
+    [(_, long), (_, short)] = store.campaign_rejections(campaign.id)
+    assert long == "r" * 511 + "…" and short == "short"
+
+
 def test_uploaded_campaign_is_invisible_until_finished(store: Store) -> None:
     alice = add_sender(store)
     campaign = store.start_campaign_upload(

@@ -14,6 +14,7 @@ import uvicorn
 from vxdial.app import create_app
 from vxdial.config import Settings
 from vxdial.domain.clock import Clock
+from vxdial.httpedge import server_options
 from vxdial.telephony import Driver
 
 
@@ -36,8 +37,15 @@ def serve_in_thread(
     base URL."""
     port = free_port()
     app = create_app(settings, clock=clock, dialing=dialing, driver=driver)
+    # The configuration of `vxdial serve`: its head deadline, head size limit, keep-alive.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        app,
+        **server_options(settings.server),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -7,22 +7,30 @@ constant-time compare. Because the sender row (and its hash) is read on every
 request, a PIN changed anywhere (CLI, another process) no longer matches the
 remembered hash and the entry is ignored.
 
-Failed logins are counted in a sliding window per login from one client address, per
-login from every address (a limit ten times higher, so one guesser cannot lock a
-sender out of its own integration) and per address; past a limit, further attempts
-are refused with ``Throttled`` (a clear answer with a retry time, never a hang) until
-the oldest failure leaves the window. argon2 checks still running count too, so a
-burst of concurrent guesses is cut at the limit.
+Failed logins are counted in a sliding window per login from one client address and
+per address; past either limit, further attempts from that address are refused with
+``Throttled`` (a clear answer with a retry time, never a hang) until the oldest failure
+leaves the window. argon2 checks still running count too, so a burst of concurrent
+guesses is cut at the limit. An IPv6 client is counted by its /64, the block one
+subscriber is given (RFC 6177), so that the addresses of one network do not each get a
+fresh limit.
+
+A login's failures from every address are counted too (a limit ten times higher), but
+past it the login is not locked: a lock would let guessers at ten addresses keep the
+sender's own servers out (issue 12). Instead, an address still under its own limits
+has its PIN checked, one argon2 check at a time for that login: the hash's cost is the
+brake on guessing spread over many addresses, and the right PIN still gets in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +41,7 @@ from vxdial.accounts.pins import LOGIN_MAX, PIN_MAX, PinHasher
 from vxdial.config import AuthSettings
 from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import Clock
+from vxdial.domain.network import address_key
 from vxdial.store import Credentials, Store
 
 _MAX_TRACKED = 100_000  # bound on remembered logins/addresses, so memory stays bounded
@@ -122,9 +131,9 @@ class Authenticator:
         self._cache_for = timedelta(seconds=settings.pin_cache_s)
         self._key = secrets.token_bytes(32)
         self._remembered: collections.OrderedDict[str, _Remembered] = collections.OrderedDict()
-        # Guessing is limited per login from one address; a login's total from every
-        # address has a ceiling ten times higher, so one guesser cannot lock a sender
-        # out of its own integration, and many guessers together still stop.
+        # Guessing is limited per login from one address and per address; a login's
+        # total from every address has a ceiling ten times higher, past which its PINs
+        # are checked one at a time (see the module's docstring).
         self._by_login_and_address = LoginThrottle(
             clock, settings.max_failures_per_login, settings.failure_window_s
         )
@@ -139,6 +148,8 @@ class Authenticator:
         # argon2 takes 64 MiB per check: a bound on simultaneous checks bounds memory,
         # whatever a flood of logins with different PINs does.
         self._argon2_slots = anyio.Semaphore(ARGON2_CONCURRENCY)
+        # Logins over their ceiling: one argon2 check at a time each.
+        self._one_at_a_time: dict[str, anyio.Lock] = {}
         self.failures = 0  # read by the metrics
 
     async def authenticate(
@@ -159,7 +170,7 @@ class Authenticator:
             raise errors.NotAuthorized()
         found = await self._credentials(login)
         if found is None:
-            await self._verify_counted(keys, self._hasher.verify_decoy_ok, pin)
+            await self._verify_counted(login, keys, self._hasher.verify_decoy_ok, pin)
             raise errors.NotAuthorized()
         if not await self._pin_matches(login, pin, found.pin_hash, keys):
             raise errors.NotAuthorized()
@@ -172,16 +183,39 @@ class Authenticator:
         return sender
 
     def _throttle_keys(self, login: str, address: str | None) -> list[tuple[LoginThrottle, str]]:
-        keys = [(self._by_login_and_address, f"{login}\x00{address}"), (self._by_login, login)]
-        if address:
-            keys.append((self._by_address, address))
+        """Where a failure of ``login`` from ``address`` counts; the login's own total
+        comes last (it slows checks down; the others refuse)."""
+        counted_as = address_key(address)
+        keys = [(self._by_login_and_address, f"{login}\x00{counted_as}")]
+        if counted_as:
+            keys.append((self._by_address, counted_as))
+        keys.append((self._by_login, login))
         return keys
 
     def _check_throttles(self, keys: list[tuple[LoginThrottle, str]]) -> None:
         for throttle, key in keys:
+            if throttle is self._by_login:
+                continue  # not a refusal: see _one_check_at_a_time
             wait = throttle.retry_after_s(key)
             if wait is not None:
                 raise errors.Throttled(wait)
+
+    @contextlib.asynccontextmanager
+    async def _one_check_at_a_time(self, login: str) -> AsyncIterator[None]:
+        """While ``login`` is over its failures from every address, its PIN checks run
+        one at a time (otherwise, at once up to the process's argon2 slots)."""
+        if self._by_login.retry_after_s(login) is None:
+            yield
+            return
+        lock = self._one_at_a_time.get(login)
+        if lock is None:
+            lock = self._one_at_a_time[login] = anyio.Lock()
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._one_at_a_time.pop(login, None)
 
     def _failed(self, keys: list[tuple[LoginThrottle, str]]) -> None:
         self.failures += 1
@@ -189,9 +223,19 @@ class Authenticator:
             throttle.fail(key)
 
     async def _verify_counted(
-        self, keys: list[tuple[LoginThrottle, str]], verify: Callable[..., bool], *args: str
+        self,
+        login: str,
+        keys: list[tuple[LoginThrottle, str]],
+        verify: Callable[..., bool],
+        *args: str,
     ) -> bool:
         """Run one argon2 check, counted as running against every throttle key."""
+        async with self._one_check_at_a_time(login):
+            return await self._verify_now(keys, verify, *args)
+
+    async def _verify_now(
+        self, keys: list[tuple[LoginThrottle, str]], verify: Callable[..., bool], *args: str
+    ) -> bool:
         self._check_throttles(keys)
         for throttle, key in keys:
             throttle.begin(key)
@@ -234,7 +278,7 @@ class Authenticator:
             return False
         flight = self._in_flight[flight_key] = anyio.Event()
         try:
-            ok = await self._verify_counted(keys, self._hasher.verify, pin_hash, pin)
+            ok = await self._verify_counted(login, keys, self._hasher.verify, pin_hash, pin)
             if ok:
                 until = self._clock.now() + self._cache_for
                 self._remembered[login] = _Remembered(pin_hash, mac, until)

@@ -62,9 +62,10 @@ class Accounts:
         return self._store.update_sender(login, lines=lines, now=self._clock.now())
 
     def set_pin(self, login: str, pin: str | None = None) -> str:
-        """Give ``login`` a new PIN (generated if None); returns it."""
+        """Give ``login`` a new PIN (generated if None) and end its web sessions (every
+        path that resets a PIN: the CLI, the web, the API); returns the PIN."""
         pin = validate_pin(pin) if pin is not None else generate_pin()
-        self._store.update_sender(login, pin_hash=self._hasher.hash(pin), now=self._clock.now())
+        self._store.set_pin_hash(login, self._hasher.hash(pin), self._clock.now())
         return pin
 
     def rotate_secret(self, login: str) -> campaigns.Sender:

@@ -127,6 +127,7 @@ def serve(
 
     configure_logging(log_level)
     from vxdial import app as application
+    from vxdial import httpedge
 
     settings = load_settings(
         **{
@@ -154,6 +155,7 @@ def serve(
     sys.stdout.flush()
     uvicorn.run(
         application.create_app(settings, tune_gc=True, dialing=not no_dialer),
+        **httpedge.server_options(server),
         host=server.host,
         port=server.port,
         log_level="warning",

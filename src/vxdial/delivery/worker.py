@@ -25,11 +25,27 @@ FIRST_RETRY_S = 10.0
 MAX_RETRY_S = 3600.0
 LEASE_S = 120.0
 POLL_S = 0.25
+# Of result_url's answer only the status matters; its first bytes are read (the start of
+# a refusal's text goes into the try's error, as the call's deliveries show it) and the
+# connection is dropped if more was coming: an answer of any size costs this much.
+ANSWER_READ_BYTES = 4096
+ANSWER_SHOWN_CHARS = 160
 
 
 def signature(secret: str, body: bytes) -> str:
     """The ``X-Vxdial-Signature`` header value of ``body``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _shown(answer_start: bytes) -> str:
+    """The start of an answer's text as a try's error shows it: one line, bounded."""
+    decoded = answer_start.decode("utf-8", "replace")
+    text = " ".join("".join(c if c.isprintable() else " " for c in decoded).split())
+    if not text:
+        return ""
+    if len(text) > ANSWER_SHOWN_CHARS:
+        text = text[: ANSWER_SHOWN_CHARS - 1] + "…"
+    return f": {text}"
 
 
 def backoff_s(attempts_made: int) -> float:
@@ -129,6 +145,7 @@ class Deliverer:
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
+        start = b""
         try:
             self.policy.check_url(job.url)
             async with self.http.post(
@@ -139,9 +156,12 @@ class Deliverer:
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                await response.read()
+                while len(start) < ANSWER_READ_BYTES and not response.content.at_eof():
+                    start += await response.content.read(ANSWER_READ_BYTES - len(start))
+                if not response.content.at_eof():
+                    response.close()  # the rest is never read: drop the connection
             if not 200 <= status < 300:
-                error = f"HTTP {status}"
+                error = f"HTTP {status}{_shown(start)}"
         except TimeoutError:
             error = f"no answer within {self.settings.timeout_s:g} s"
         except (aiohttp.ClientError, OSError, ValueError) as exc:

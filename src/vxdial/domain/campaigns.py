@@ -17,6 +17,19 @@ DEFAULT_CAMPAIGN_NAME = "default"
 ADMIN_LOGIN = "admin"
 
 
+# The default campaign holds every single call (queuecall, POST /api/v1/calls); canceling
+# it would cancel each later one at once while intake still answered "queued".
+DEFAULT_NOT_CANCELABLE = (
+    "the default campaign holds your single calls and cannot be canceled; "
+    "pause it to stop dialing them, or cancel its calls one by one"
+)
+
+
+def may_cancel(campaign: Campaign) -> bool:
+    """Whether ``campaign`` may be canceled (``default`` may only be paused)."""
+    return campaign.name != DEFAULT_CAMPAIGN_NAME
+
+
 class Role(StrEnum):
     SENDER = "sender"
     ADMIN = "admin"

@@ -2,7 +2,8 @@
 
     VxdialError
     ├── InvalidInput      a field of a request is wrong (names the field and the reason)
-    │   └── InvalidInputs several fields are wrong at once
+    │   ├── InvalidInputs several fields are wrong at once
+    │   └── TooLarge      a request (or the field named) is larger than allowed
     ├── NotAuthorized     wrong login or wrong PIN: deliberately the same error
     │   ├── Throttled     too many failed logins; try again later
     │   └── Forbidden     the right PIN, but the account is disabled or may not do this
@@ -18,12 +19,29 @@ Messages never contain a PIN.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+
+# A lone surrogate (U+D800-U+DFFF outside a pair) can arrive from JSON ("\ud800") but
+# cannot be encoded in UTF-8: a message quoting one could not be sent.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def quote(value: str) -> str:
-    """A value as messages show it: in double quotes, control characters escaped."""
-    return json.dumps(value, ensure_ascii=False)
+    """A value as messages show it: in double quotes, control characters and lone
+    surrogates escaped (``\\ud800``), so the message is always encodable."""
+    return escape_surrogates(json.dumps(value, ensure_ascii=False))
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as ``\\uXXXX`` (a field name taken from
+    a request, say, in a message)."""
+    return _SURROGATES.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def has_surrogates(value: str) -> bool:
+    """Whether ``value`` holds a lone surrogate (text that is not Unicode text)."""
+    return _SURROGATES.search(value) is not None
 
 
 class VxdialError(Exception):
@@ -49,6 +67,10 @@ class InvalidInputs(InvalidInput):
         first = self.problems[0]
         super().__init__(first.field, first.reason)
         self.args = ("; ".join(str(p) for p in self.problems),)
+
+
+class TooLarge(InvalidInput):
+    """A request, or one of its fields, is larger than allowed (HTTP 413)."""
 
 
 class NotAuthorized(VxdialError):

@@ -6,6 +6,7 @@ from vxdial.intake.fields import (
     parse_call_request,
     parse_campaign_request,
 )
+from vxdial.intake.phonelist import line_starts
 from vxdial.intake.probe import UrlProbe
 from vxdial.intake.service import (
     CampaignUpload,
@@ -26,6 +27,7 @@ __all__ = [
     "QueuedCall",
     "UploadReport",
     "UrlProbe",
+    "line_starts",
     "parse_call_request",
     "parse_campaign_request",
 ]

@@ -189,6 +189,37 @@ def _physical_lines(stream: BinaryIO) -> Iterator[str]:
             yield raw
 
 
+def line_starts(stream: BinaryIO, wanted: set[int], keep_chars: int) -> dict[int, str]:
+    """The first ``keep_chars`` characters of each wanted physical line of an upload
+    (numbered as ``read_phone_list`` numbers them), for showing rejected lines: memory
+    stays bounded by ``keep_chars`` whatever a line's length (a 200 MiB line included).
+    ``stream`` is read from where it stands and left open."""
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        readline = text.readline
+        last = max(wanted)
+        number = 0
+        ended_in_cr = False
+        while number < last and (piece := readline(_READ)):
+            if ended_in_cr and piece[0] == "\n":
+                piece = piece[1:]  # the LF of a CRLF split from its CR by the read limit
+                if not piece:
+                    ended_in_cr = False
+                    continue
+            number += 1
+            ended_in_cr = piece[-1] == "\r"
+            if number in wanted:
+                found[number] = piece.rstrip(_LINE_ENDS)[:keep_chars]
+            if len(piece) == _READ and piece[-1] not in _LINE_ENDS:
+                ended_in_cr = _skip_rest_of_line(readline)
+    finally:
+        text.detach()  # the caller's stream stays open
+    return found
+
+
 def _join_quoted(
     first: str, pending: deque[str], next_line: Callable[[], str]
 ) -> tuple[tuple[list[str], tuple[bool, ...]], str, int] | None:

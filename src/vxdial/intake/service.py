@@ -9,20 +9,21 @@ the list again. Nothing acknowledged is ever lost, and nothing is half-accepted.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import anyio.to_thread
 
 from vxdial.config import IntakeSettings
 from vxdial.domain import calls, campaigns, errors
 from vxdial.domain.clock import Clock
+from vxdial.domain.network import address_key
 from vxdial.intake.fields import CallRequest, CampaignRequest
 from vxdial.intake.phonelist import Rejected, read_phone_list
 from vxdial.intake.probe import UrlProbe
@@ -90,7 +91,11 @@ class Intake:
         self._probe = probe
         self._settings = settings
         self._default_campaigns: dict[int, int] = {}
-        self._uploads = threading.BoundedSemaphore(settings.max_concurrent_uploads)
+        self.upload_slots = UploadSlots(
+            total=settings.max_concurrent_uploads,
+            per_sender=settings.max_uploads_per_sender,
+            unauthenticated=settings.max_unauthenticated_uploads,
+        )
         self._single_calls: GroupCommit[CallToQueue, int] = GroupCommit(
             lambda group: store.run(store.queue_calls, group)
         )
@@ -106,11 +111,6 @@ class Intake:
         uploads = await self._store.run(self._store.discard_unfinished_uploads, now)
         keys = await self._store.run(self._store.expire_idempotency_keys, now - IDEMPOTENCY_KEEP)
         return uploads, keys
-
-    def upload_slot(self) -> UploadSlot:
-        """A slot for one phone_list upload, taken before the body is read (it is
-        spooled to disk before login and PIN can be checked); all taken: ``Unavailable``."""
-        return UploadSlot(self._uploads)
 
     async def check_urls(self, settings: calls.CallSettings) -> None:
         """Probe start_url and result_url; raises ``InvalidInputs`` naming the failures."""
@@ -334,23 +334,88 @@ class Intake:
         return CampaignUpload(summary.campaign, summary.total, rejected, replayed=True)
 
 
-class UploadSlot:
-    """Entered: holds one of the concurrent-upload slots, or raises ``Unavailable``."""
+class UploadSlots:
+    """The phone_list uploads one process reads and stores at once.
 
-    def __init__(self, slots: threading.BoundedSemaphore) -> None:
+    A sender's upload holds one of ``total`` slots shared by every sender, and one of
+    its sender's ``per_sender``: one sender (or whoever holds its PIN) cannot take
+    them all. Uploads taken before their sender is known (the file part came before
+    login and pin) hold one of ``unauthenticated`` slots instead, one per address
+    (an IPv6 address counted by its /64): they never keep a sender that logs in
+    first from uploading. All in the event loop's thread: no lock.
+    """
+
+    def __init__(self, *, total: int, per_sender: int, unauthenticated: int) -> None:
+        self._total = total
+        self._per_sender = per_sender
+        self._unauthenticated = unauthenticated
+        self._senders: collections.Counter[int] = collections.Counter()
+        self._addresses: collections.Counter[str | None] = collections.Counter()
+
+    def for_sender(self, sender_id: int) -> UploadSlot:
+        """A slot of ``sender_id``'s, taken on entering (``Unavailable`` if none is free)."""
+        return UploadSlot(self, sender_id, None)
+
+    def for_address(self, address: str | None) -> UploadSlot:
+        """A slot for an upload whose sender is not known yet (taken on entering)."""
+        return UploadSlot(self, None, address_key(address))
+
+    def in_use(self) -> tuple[int, int]:
+        """(senders' uploads, unauthenticated uploads) now."""
+        return sum(self._senders.values()), sum(self._addresses.values())
+
+    def _take(self, sender_id: int | None, address: str | None) -> None:
+        if sender_id is not None:
+            if sum(self._senders.values()) >= self._total:
+                raise errors.Unavailable(
+                    "too many phone lists are being uploaded; try again shortly"
+                )
+            if self._senders[sender_id] >= self._per_sender:
+                raise errors.Unavailable(
+                    f"this sender is already uploading {self._per_sender} phone lists; "
+                    "try again when one is done"
+                )
+            self._senders[sender_id] += 1
+            return
+        if sum(self._addresses.values()) >= self._unauthenticated or self._addresses[address]:
+            raise errors.Unavailable(
+                "too many phone lists are being uploaded before their login and PIN; "
+                "send login and pin before phone_list, or try again shortly"
+            )
+        self._addresses[address] += 1
+
+    def _give_back(self, sender_id: int | None, address: str | None) -> None:
+        counts: collections.Counter[Any] = (
+            self._senders if sender_id is not None else (self._addresses)
+        )
+        key = sender_id if sender_id is not None else address
+        counts[key] -= 1
+        if counts[key] <= 0:
+            del counts[key]
+
+
+class UploadSlot:
+    """Entered: holds one upload slot (see ``UploadSlots``), or raises ``Unavailable``.
+    Leaving, or ``release()``, gives it back (once)."""
+
+    def __init__(self, slots: UploadSlots, sender_id: int | None, address: str | None) -> None:
         self._slots = slots
+        self._sender_id = sender_id
+        self._address = address
         self._held = False
 
     def __enter__(self) -> UploadSlot:
-        if not self._slots.acquire(blocking=False):
-            raise errors.Unavailable("too many phone lists are being uploaded; try again shortly")
+        self._slots._take(self._sender_id, self._address)
         self._held = True
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
         if self._held:
             self._held = False
-            self._slots.release()
+            self._slots._give_back(self._sender_id, self._address)
 
 
 def _not_before(settings: calls.CallSettings, now: datetime) -> calls.CallSettings:

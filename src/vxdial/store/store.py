@@ -244,6 +244,16 @@ class Store:
         with self._write() as conn:
             return sender_queries.update_sender(conn, login, **values)
 
+    def set_pin_hash(self, login: str, pin_hash: str, now: datetime) -> campaigns.Sender:
+        """Give an account a new PIN hash and end its web sessions, in one transaction:
+        whoever logged in with the old PIN is logged out (``NotFound`` for no such login)."""
+        with self._write() as conn:
+            sender = sender_queries.update_sender(
+                conn, login, pin_hash=pin_hash, pin_changed_at=now
+            )
+            web_queries.delete_sessions_of(conn, sender.id)
+            return sender
+
     # -- campaigns ------------------------------------------------------------------
 
     def default_campaign(self, sender_id: int, now: datetime) -> campaigns.Campaign:

@@ -134,7 +134,7 @@ async def reset_pin(
     request: Request, login: str, session: AdminSession, svc: ServicesDep
 ) -> Response:
     form = await checked_form(request, session)
-    sender = await _known_sender(svc, login)
+    await _known_sender(svc, login)
     pin = form.get("pin", "").strip() or None
     try:
         new_pin = await svc.store.run(svc.accounts.set_pin, login, pin)
@@ -142,8 +142,7 @@ async def reset_pin(
         return await _senders_page(
             request, svc, status_code=422, problems=[(f"PIN for {login}", exc.reason)]
         )
-    # A new PIN ends the sender's web sessions: whoever knew the old one is logged out.
-    await svc.store.run(svc.store.close_web_sessions_of, sender.id)
+    # set_pin ended the sender's web sessions: whoever knew the old PIN is logged out.
     await _audit(request, svc, session, "sender.reset_pin", login)
     notice = f"PIN of {login} reset."
     if pin is None:

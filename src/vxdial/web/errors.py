@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vxdial import httpedge
 from vxdial.domain import campaigns, errors
 from vxdial.web import render, sessions
 
@@ -28,6 +29,7 @@ _STATUS: tuple[tuple[type[errors.VxdialError], int, str], ...] = (
     (errors.Throttled, 429, "Too many attempts"),
     (errors.Forbidden, 403, "Not allowed"),
     (errors.NotAuthorized, 401, "Wrong login or PIN"),
+    (errors.TooLarge, 413, "Too large"),
     (errors.InvalidInput, 400, "Something in the form is wrong"),
     (errors.NotFound, 404, "Not found"),
     (errors.Conflict, 409, "Not possible now"),
@@ -142,7 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
             405: "This address does not take that kind of request.",
         }.get(exc.status_code, str(exc.detail))
         title = _HTTP_TITLES.get(exc.status_code, "Error")
-        return await error_page(request, exc.status_code, title, sentence)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(httpedge.allowed_methods(request))
+        return await error_page(request, exc.status_code, title, sentence, headers=headers)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         if request.url.path.endswith(".json"):

@@ -58,7 +58,12 @@ def urlname(value: str) -> str:
 
 
 _env.filters["urlname"] = urlname
-_env.globals.update(states=STATES, final_states=FINAL_STATES, actions=ACTIONS)
+_env.globals.update(
+    states=STATES,
+    final_states=FINAL_STATES,
+    actions=ACTIONS,
+    default_campaign=campaigns.DEFAULT_CAMPAIGN_NAME,
+)
 
 
 def page(

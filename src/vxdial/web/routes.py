@@ -12,7 +12,7 @@ import collections
 import io
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO
@@ -41,6 +41,10 @@ HISTORY_CAMPAIGNS = 1000  # campaigns whose history this process remembers
 HISTORY_EVERY_S = 1.5
 REJECTED_SHOWN = 1000
 REJECTED_ON_PAGE = 100
+REJECTED_TEXT_CHARS = 300  # of a rejected line's text, on the upload's answer page
+# Form bodies, bounded before they are read (the upload form: [intake] max_upload_bytes).
+LOGIN_FORM_MAX_BYTES = 4 * 1024
+FORM_MAX_BYTES = 16 * 1024
 MAX_ID = api_routes.MAX_ID
 
 ServicesDep = Annotated[Services, Depends(sessions.services)]
@@ -65,10 +69,14 @@ AdminSession = Annotated[WebSession, Depends(admin_session)]
 
 
 async def checked_form(request: Request, session: WebSession) -> dict[str, str]:
-    """The POSTed form's text fields, once its csrf_token is the session's."""
-    form = await request.form()
-    sessions.check_csrf(session, form.get("csrf_token"))
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    """The POSTed form's text fields, once its csrf_token is the session's. The body is
+    bounded before it is read (Content-Length, then while it streams): a post of any
+    size costs at most ``FORM_MAX_BYTES`` (413 beyond)."""
+    form = await read_form(
+        request, max_bytes=FORM_MAX_BYTES, too_large_field="request", max_files=0
+    )
+    sessions.check_csrf(session, form.fields.get("csrf_token"))
+    return form.fields
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -133,12 +141,16 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/web/login")
 async def login(request: Request, svc: ServicesDep) -> Response:
-    form = await request.form()
+    # Bounded before anything is read, CSRF check included: a login form is a few
+    # hundred bytes, and anyone may post here.
+    form = (
+        await read_form(
+            request, max_bytes=LOGIN_FORM_MAX_BYTES, too_large_field="request", max_files=0
+        )
+    ).fields
     await sessions.check_login_csrf(request, form.get("csrf_token"))
-    login_name = form.get("login")
-    pin = form.get("pin")
-    login_name = login_name if isinstance(login_name, str) else ""
-    pin = pin if isinstance(pin, str) else ""
+    login_name = form.get("login", "")
+    pin = form.get("pin", "")
     # The API's authenticator: the same PIN check and the same throttle (Throttled is
     # rendered as the 429 page).
     try:
@@ -492,32 +504,32 @@ class _KeepOpen(io.RawIOBase):
 
 
 async def _rejected_texts(upload: UploadFile, rejections: _Rejections) -> dict[int, str]:
-    # Off the event loop: the last rejected line may be a million lines down.
+    """The start of each shown rejected line's text (at most ``REJECTED_TEXT_CHARS``
+    characters: a rejected line may be 200 MiB long), read off the event loop: the
+    last one may be a million lines down."""
     wanted = {line for line, _ in rejections.lines}
-    return await anyio.to_thread.run_sync(_line_texts, upload, wanted)
-
-
-def _line_texts(upload: UploadFile, wanted: set[int]) -> dict[int, str]:
-    """The text of the wanted line numbers of the uploaded file (it stays on disk)."""
-    texts: dict[int, str] = {}
-    if not wanted:
-        return texts
     upload.file.seek(0)
-    last = max(wanted)
-    for number, raw in enumerate(upload.file, start=1):
-        if number in wanted:
-            texts[number] = raw.decode("utf-8", "replace").rstrip("\r\n")[:300]
-        if number >= last:
-            break
-    return texts
+    phone_list = io.BufferedReader(_KeepOpen(upload.file), 1 << 16)
+    return await anyio.to_thread.run_sync(
+        intake.line_starts, phone_list, wanted, REJECTED_TEXT_CHARS
+    )
 
 
 @router.post("/web/upload")
 async def upload(request: Request, session: SenderSession, svc: ServicesDep) -> Response:
     """A new campaign from a phone_list: queuecalls.php's checks, through the same intake."""
-    with svc.intake.upload_slot():
+
+    async def before_file(fields: Mapping[str, str]) -> None:
+        # The form puts csrf_token first: a forged post is refused before its file.
+        if "csrf_token" in fields:
+            sessions.check_csrf(session, fields["csrf_token"])
+
+    with svc.intake.upload_slots.for_sender(session.sender.id):
         form = await read_form(
-            request, max_bytes=svc.settings.intake.max_upload_bytes, too_large_field="phone_list"
+            request,
+            max_bytes=svc.settings.intake.max_upload_bytes,
+            too_large_field="phone_list",
+            before_file=before_file,
         )
         try:
             sessions.check_csrf(session, form.fields.get("csrf_token"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from vxdial.accounts import Accounts, Authenticator, PinHasher
 from vxdial.config import AuthSettings
 from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import FakeClock
+from vxdial.domain.network import address_key
 from vxdial.store import Store
 
 
@@ -27,6 +30,27 @@ class CountingHasher(PinHasher):
     def verify(self, pin_hash: str, pin: str) -> bool:
         self.verifications += 1
         return super().verify(pin_hash, pin)
+
+
+class ConcurrencyHasher(CountingHasher):
+    """Records how many verifications ran at once (they run on worker threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._running = 0
+        self.most_at_once = 0
+
+    def verify(self, pin_hash: str, pin: str) -> bool:
+        with self._lock:
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        try:
+            time.sleep(0.02)  # long enough for checks allowed to overlap to do so
+            return super().verify(pin_hash, pin)
+        finally:
+            with self._lock:
+                self._running -= 1
 
 
 @pytest.fixture
@@ -144,17 +168,54 @@ async def test_failures_per_login_are_throttled(
     assert (await auth.authenticate("alice", "1234", "10.0.0.1")).login == "alice"
 
 
-async def test_a_login_has_a_ceiling_over_all_addresses(
-    store: Store, clock: FakeClock, hasher: CountingHasher, accounts: Accounts
+async def test_over_its_ceiling_a_login_is_checked_one_at_a_time_not_locked(
+    store: Store, clock: FakeClock, accounts: Accounts
 ) -> None:
+    hasher = ConcurrencyHasher()
     auth = authenticator(
         store, clock, hasher, max_failures_per_login=2, max_failures_per_address=1000
     )
-    for i in range(20):  # 10 x the per-address limit, from 20 addresses
+    for i in range(20):  # 10 x the per-address limit, from 20 addresses: the ceiling
         with pytest.raises(errors.NotAuthorized):
             await auth.authenticate("alice", "0000", f"10.0.1.{i}")
+    # Guesses from fresh addresses are still checked (and fail) ...
+    hasher.most_at_once = 0
+    outcomes = await asyncio.gather(
+        *(auth.authenticate("alice", f"{i:04d}8", f"10.0.3.{i}") for i in range(6)),
+        return_exceptions=True,
+    )
+    assert all(type(o) is errors.NotAuthorized for o in outcomes), outcomes
+    assert hasher.most_at_once == 1  # ... one at a time: argon2's cost is the brake
+    # ... and the right PIN from an address without failures gets in.
+    assert (await auth.authenticate("alice", "1234", "10.0.2.1")).login == "alice"
+    # An address over its own limit stays refused, even with the right PIN.
+    for _ in range(2):
+        with pytest.raises(errors.NotAuthorized):
+            await auth.authenticate("alice", "0000", "10.0.4.1")
     with pytest.raises(errors.Throttled):
-        await auth.authenticate("alice", "1234", "10.0.2.1")
+        await auth.authenticate("alice", "1234", "10.0.4.1")
+
+
+async def test_ipv6_addresses_are_counted_by_their_64(
+    store: Store, clock: FakeClock, hasher: CountingHasher, accounts: Accounts
+) -> None:
+    auth = authenticator(store, clock, hasher, max_failures_per_login=3, failure_window_s=60)
+    for i in range(3):  # three addresses of one /64
+        with pytest.raises(errors.NotAuthorized):
+            await auth.authenticate("alice", "0000", f"2001:db8:1:2::{i + 1:x}")
+    with pytest.raises(errors.Throttled):
+        await auth.authenticate("alice", "1234", "2001:db8:1:2:ffff:ffff:ffff:ffff")
+    # The next /64 is another subscriber.
+    assert (await auth.authenticate("alice", "1234", "2001:db8:1:3::1")).login == "alice"
+
+
+def test_address_keys() -> None:
+    assert address_key("192.0.2.7") == "192.0.2.7"
+    assert address_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert address_key("2001:db8::1") == address_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert address_key("fe80::1%eth0") == "fe80::/64"
+    assert address_key("testclient") == "testclient"
+    assert address_key(None) is None
 
 
 async def test_a_burst_of_guesses_is_cut_at_the_limit(

@@ -10,7 +10,7 @@ import pytest
 
 from vxdial.domain import calls
 from vxdial.intake import phonelist
-from vxdial.intake.phonelist import Rejected
+from vxdial.intake.phonelist import Rejected, line_starts, read_phone_list
 
 NewCall = calls.NewCall
 Item = calls.NewCall | Rejected
@@ -605,3 +605,27 @@ def test_a_caller_id_with_its_country_code_is_the_same_everywhere() -> None:
         "18009957586",
         "18009957586",
     ]
+
+
+# -- the start of rejected lines, for the web's answer ------------------------------------
+
+
+def test_line_starts_numbers_lines_as_the_reader_does() -> None:
+    text = '\ufeff12,a\r\n\r\n15551230001\r34,"b\nc"\n56\n'.encode()
+    rejected = [r.line for r in read_phone_list(io.BytesIO(text)) if isinstance(r, Rejected)]
+    starts = line_starts(io.BytesIO(text), set(rejected) | {2}, 3)
+    assert starts == {1: "12,", 2: "", 4: "34,", 6: "56"}
+
+
+def test_line_starts_holds_only_what_it_keeps_of_a_huge_line() -> None:
+    huge = 20 * 1024 * 1024
+    stream = io.BytesIO(b"15551230001\n" + b"9" * huge + b"\r\n12,after\n")
+    tracemalloc.start()
+    try:
+        starts = line_starts(stream, {2, 3}, 300)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert starts == {2: "9" * 300, 3: "12,after"}
+    assert peak < 1024 * 1024  # a few reads of a longest line, not the 20 MiB line
+    assert not stream.closed

@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from vxdial import intake
 from vxdial.api.forms import Form, read_form
 from vxdial.api.plum import answers
+from vxdial.api.uploads import UploadGate
 from vxdial.domain import campaigns, errors
 from vxdial.domain.clock import to_epoch_s
 from vxdial.services import Services
@@ -102,11 +103,20 @@ async def queuecalls(request: Request) -> Response:
     services = _services(request)
     form: Form | None = None
     answer: answers.CampaignAnswer | None = None
-    slot = services.intake.upload_slot()
+
+    async def authenticate(fields: Mapping[str, str]) -> campaigns.Sender:
+        return await _authenticate(services, fields, request)
+
+    # Login and PIN are checked, and the sender's upload slot taken, as soon as they
+    # have arrived before the file part (api/uploads.py).
+    gate = UploadGate(
+        services.intake.upload_slots,
+        authenticate,
+        request.client.host if request.client else None,
+    )
     try:
         if request.method != "POST":
             raise errors.InvalidInput("request", "queuecalls.php takes a POST")
-        slot.__enter__()
         content_type = request.headers.get("content-type", "")
         if not content_type.lower().startswith("multipart/form-data"):
             raise errors.InvalidInput(
@@ -116,8 +126,9 @@ async def queuecalls(request: Request) -> Response:
             request,
             max_bytes=services.settings.intake.max_upload_bytes,
             too_large_field="phone_list",
+            before_file=gate.before_file,
         )
-        sender = await _authenticate(services, form.fields, request)
+        sender = await gate.sender_of(form.fields)
         phone_list = _phone_list(form)
         checked = intake.parse_campaign_request(
             form.fields,
@@ -152,7 +163,7 @@ async def queuecalls(request: Request) -> Response:
             answer.close()
         raise
     finally:
-        slot.__exit__(None, None, None)
+        gate.release()
         if form is not None:
             await form.aclose()
     services.counters.count_plum("queuecalls", "queued")
@@ -166,6 +177,17 @@ async def queuecalls(request: Request) -> Response:
         media_type=XML,
         background=BackgroundTask(answer.close),
     )
+
+
+def refused_answer(path: str, reason: str) -> Response | None:
+    """The answer of a request to a Plum service that the HTTP edge refused (its body
+    came too slowly): still HTTP 200 ``status="failed"``, which Plum clients look for;
+    None if ``path`` is no Plum service."""
+    for prefix in PREFIXES:
+        for endpoint in ("queuecall", "queuecalls"):
+            if path == f"{prefix}/{endpoint}.php":
+                return _xml(answers.failed(endpoint, [("request", reason)]))
+    return None
 
 
 def _phone_list(form: Form) -> BinaryIO | None:

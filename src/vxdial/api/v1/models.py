@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vxdial.domain import calls, campaigns
+from vxdial.domain import calls, campaigns, errors
 
 T = TypeVar("T")
 
@@ -21,7 +21,23 @@ class ErrorBody(BaseModel):
     errors: list[Problem]
 
 
-class CallCreate(BaseModel):
+class JsonInput(BaseModel):
+    """A JSON request body. JSON may spell a lone surrogate ("\\ud800"), which is no
+    Unicode text and cannot be stored or sent on: every text field refuses it (422
+    naming the field), before anything else sees it."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode_text(cls, value: object) -> object:
+        if isinstance(value, str) and errors.has_surrogates(value):
+            raise ValueError(LONE_SURROGATE)
+        return value
+
+
+LONE_SURROGATE = "must be Unicode text: a lone surrogate (\\ud800-\\udfff) is not allowed"
+
+
+class CallCreate(JsonInput):
     """A call to queue: the fields of Plum's queuecall, login and PIN excepted."""
 
     model_config = ConfigDict(extra="forbid")

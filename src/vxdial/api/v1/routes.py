@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vxdial import intake
+from vxdial import httpedge, intake
 from vxdial.api.forms import read_form
 from vxdial.api.v1 import models
 from vxdial.domain import calls, campaigns, errors
@@ -26,11 +27,34 @@ basic = HTTPBasic(auto_error=False, realm="vxdial")
 MAX_PAGE = 1000
 CALL_BODY_MAX_BYTES = 64 * 1024  # a call's fields are a few hundred bytes
 
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": models.ErrorBody, "description": "Wrong login or PIN"},
-    422: {"model": models.ErrorBody, "description": "A field is wrong"},
-    429: {"model": models.ErrorBody, "description": "Too many failed logins"},
+# What each error status means; every operation documents the ones it can answer
+# (tests/acceptance/test_api_edge.py provokes them against the served /openapi.json).
+_ERRORS: dict[int, str] = {
+    401: "No login and PIN, or a wrong one (WWW-Authenticate names the realm)",
+    403: "The account is disabled or of the other role, or a page of another site had a "
+    "browser send the request",
+    404: "No such call or campaign of yours",
+    408: "The request body came too slowly ([server] body_timeout_s, min_body_bytes_per_s)",
+    409: "Not possible in the current state, or an Idempotency-Key clash",
+    413: "The body is larger than allowed",
+    415: "A body of a type this operation does not take",
+    422: "A field is wrong (each problem names its field)",
+    429: "Too many failed logins from here (Retry-After says for how long)",
+    503: "Try again shortly (the database, or every upload slot is taken)",
 }
+# Every operation authenticates (401, 403, 429) and reads the database (503).
+_EVERY = (401, 403, 429, 503)
+# A state-changing operation may be refused by the browser guard (403, 415; guard.py).
+_CHANGING = (*_EVERY, 415)
+
+
+def _documented(*statuses: int, changing: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of an operation: its own error statuses and those of every one."""
+    every = _CHANGING if changing else _EVERY
+    return {
+        status: {"model": models.ErrorBody, "description": _ERRORS[status]}
+        for status in sorted({*every, *statuses})
+    }
 
 
 def services(request: Request) -> Services:
@@ -76,13 +100,13 @@ IdempotencyHeader = Annotated[
 ]
 
 
-@router.get("/me", response_model=models.Me, responses=_ERROR_RESPONSES)
+@router.get("/me", response_model=models.Me, responses=_documented())
 async def me(sender: SenderDep) -> models.Me:
     """Your account, its lines and the secret that signs result_url posts."""
     return models.Me.of(sender)
 
 
-@router.post("/me/rotate-secret", response_model=models.Me, responses=_ERROR_RESPONSES)
+@router.post("/me/rotate-secret", response_model=models.Me, responses=_documented(changing=True))
 async def rotate_secret(sender: SenderDep, svc: ServicesDep) -> models.Me:
     """Replace your result signing secret; the answer shows the new one.
 
@@ -96,7 +120,7 @@ async def rotate_secret(sender: SenderDep, svc: ServicesDep) -> models.Me:
     "/calls",
     status_code=201,
     response_model=models.Call,
-    responses=_ERROR_RESPONSES,
+    responses=_documented(408, 409, 413, 422, changing=True),
     max_body_size=CALL_BODY_MAX_BYTES,
 )
 async def create_call(
@@ -120,7 +144,7 @@ async def create_call(
     return models.Call.of(call)
 
 
-@router.get("/calls", response_model=models.Page[models.Call], responses=_ERROR_RESPONSES)
+@router.get("/calls", response_model=models.Page[models.Call], responses=_documented(422))
 async def list_calls(
     sender: SenderDep,
     svc: ServicesDep,
@@ -133,7 +157,7 @@ async def list_calls(
     return await _call_page(svc, sender, campaign_id, state, after, limit)
 
 
-@router.get("/calls/{call_id}", response_model=models.Call, responses=_ERROR_RESPONSES)
+@router.get("/calls/{call_id}", response_model=models.Call, responses=_documented(404, 422))
 async def get_call(call_id: CallId, sender: SenderDep, svc: ServicesDep) -> models.Call:
     return models.Call.of(await svc.store.run(svc.store.call, sender.id, call_id))
 
@@ -142,7 +166,7 @@ async def get_call(call_id: CallId, sender: SenderDep, svc: ServicesDep) -> mode
     "/campaigns",
     status_code=201,
     response_model=models.Campaign,
-    responses=_ERROR_RESPONSES,
+    responses=_documented(408, 409, 413, 422, changing=True),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -188,7 +212,8 @@ async def create_campaign(
 
     Lines that cannot be queued are listed at ``/campaigns/{id}/rejections``.
     """
-    with svc.intake.upload_slot():
+    # Authenticated by its header, before the body is read: a slot of its sender's.
+    with svc.intake.upload_slots.for_sender(sender.id):
         return await _upload_campaign(request, sender, svc, response, idempotency_key)
 
 
@@ -244,7 +269,7 @@ async def _upload_campaign(
     return models.Campaign.of(summary, lines_rejected=done.lines_rejected)
 
 
-@router.get("/campaigns", response_model=models.Page[models.Campaign], responses=_ERROR_RESPONSES)
+@router.get("/campaigns", response_model=models.Page[models.Campaign], responses=_documented(422))
 async def list_campaigns(
     sender: SenderDep, svc: ServicesDep, after: After = 0, limit: Limit = 100
 ) -> models.Page[models.Campaign]:
@@ -254,7 +279,11 @@ async def list_campaigns(
     return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/campaigns/{campaign_id}", response_model=models.Campaign, responses=_ERROR_RESPONSES)
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_model=models.Campaign,
+    responses=_documented(404, 422),
+)
 async def get_campaign(
     campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
 ) -> models.Campaign:
@@ -265,7 +294,7 @@ async def get_campaign(
 @router.get(
     "/campaigns/{campaign_id}/calls",
     response_model=models.Page[models.Call],
-    responses=_ERROR_RESPONSES,
+    responses=_documented(404, 422),
 )
 async def campaign_calls(
     campaign_id: CampaignId,
@@ -283,7 +312,7 @@ async def campaign_calls(
 @router.get(
     "/campaigns/{campaign_id}/rejections",
     response_model=models.Page[models.RejectedLine],
-    responses=_ERROR_RESPONSES,
+    responses=_documented(404, 422),
 )
 async def campaign_rejections(
     campaign_id: CampaignId,
@@ -344,7 +373,11 @@ async def _call_page(
 # -- steering and history -----------------------------------------------------------------
 
 
-@router.delete("/calls/{call_id}", response_model=models.Call, responses=_ERROR_RESPONSES)
+@router.delete(
+    "/calls/{call_id}",
+    response_model=models.Call,
+    responses=_documented(404, 409, 422, changing=True),
+)
 async def cancel_call(
     call_id: CallId, sender: SenderDep, svc: ServicesDep, response: Response
 ) -> models.Call:
@@ -357,7 +390,11 @@ async def cancel_call(
     return models.Call.of(call)
 
 
-@router.get("/calls/{call_id}/events", response_model=models.Page[models.Event])
+@router.get(
+    "/calls/{call_id}/events",
+    response_model=models.Page[models.Event],
+    responses=_documented(404, 422),
+)
 async def call_events(
     call_id: CallId, sender: SenderDep, svc: ServicesDep, after: After = 0, limit: Limit = 1000
 ) -> models.Page[models.Event]:
@@ -373,7 +410,11 @@ async def call_events(
     return models.Page(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/calls/{call_id}/attempts", response_model=list[models.Attempt])
+@router.get(
+    "/calls/{call_id}/attempts",
+    response_model=list[models.Attempt],
+    responses=_documented(404, 422),
+)
 async def call_attempts(
     call_id: CallId, sender: SenderDep, svc: ServicesDep
 ) -> list[models.Attempt]:
@@ -382,7 +423,11 @@ async def call_attempts(
     return [models.Attempt.model_validate(a, from_attributes=True) for a in found]
 
 
-@router.get("/calls/{call_id}/deliveries", response_model=list[models.Delivery])
+@router.get(
+    "/calls/{call_id}/deliveries",
+    response_model=list[models.Delivery],
+    responses=_documented(404, 422),
+)
 async def call_deliveries(
     call_id: CallId, sender: SenderDep, svc: ServicesDep
 ) -> list[models.Delivery]:
@@ -413,7 +458,11 @@ async def _steer(
     return models.Campaign.of(summary)
 
 
-@router.post("/campaigns/{campaign_id}/pause", response_model=models.Campaign)
+@router.post(
+    "/campaigns/{campaign_id}/pause",
+    response_model=models.Campaign,
+    responses=_documented(404, 409, 422, changing=True),
+)
 async def pause_campaign(
     campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
 ) -> models.Campaign:
@@ -421,14 +470,22 @@ async def pause_campaign(
     return await _steer(svc, sender.id, campaign_id, "pause")
 
 
-@router.post("/campaigns/{campaign_id}/resume", response_model=models.Campaign)
+@router.post(
+    "/campaigns/{campaign_id}/resume",
+    response_model=models.Campaign,
+    responses=_documented(404, 409, 422, changing=True),
+)
 async def resume_campaign(
     campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
 ) -> models.Campaign:
     return await _steer(svc, sender.id, campaign_id, "resume")
 
 
-@router.post("/campaigns/{campaign_id}/cancel", response_model=models.Campaign)
+@router.post(
+    "/campaigns/{campaign_id}/cancel",
+    response_model=models.Campaign,
+    responses=_documented(404, 409, 422, changing=True),
+)
 async def cancel_campaign(
     campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
 ) -> models.Campaign:
@@ -458,7 +515,7 @@ RESULTS_PAGE = 5000
 @router.get(
     "/campaigns/{campaign_id}/results.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **_documented(404, 422)},
 )
 async def campaign_results(
     campaign_id: CampaignId, sender: SenderDep, svc: ServicesDep
@@ -547,7 +604,7 @@ async def _status(svc: Services) -> models.Status:
     )
 
 
-@router.get("/admin/status", response_model=models.Status, tags=["admin"])
+@router.get("/admin/status", response_model=models.Status, tags=["admin"], responses=_documented())
 async def admin_status(admin: AdminDep, svc: ServicesDep) -> models.Status:
     """Whether dialing is suspended, and the lines in use now across the system."""
     return await _status(svc)
@@ -561,7 +618,12 @@ async def _audit(
     await svc.audit(admin, action, target, address=address, via="api")
 
 
-@router.post("/admin/suspend", response_model=models.Status, tags=["admin"])
+@router.post(
+    "/admin/suspend",
+    response_model=models.Status,
+    tags=["admin"],
+    responses=_documented(changing=True),
+)
 async def admin_suspend(request: Request, admin: AdminDep, svc: ServicesDep) -> models.Status:
     """Stop starting calls, for every sender (calls up go on)."""
     await svc.store.run(svc.store.set_suspended, True, svc.clock.now())
@@ -569,14 +631,24 @@ async def admin_suspend(request: Request, admin: AdminDep, svc: ServicesDep) -> 
     return await _status(svc)
 
 
-@router.post("/admin/resume", response_model=models.Status, tags=["admin"])
+@router.post(
+    "/admin/resume",
+    response_model=models.Status,
+    tags=["admin"],
+    responses=_documented(changing=True),
+)
 async def admin_resume(request: Request, admin: AdminDep, svc: ServicesDep) -> models.Status:
     await svc.store.run(svc.store.set_suspended, False, svc.clock.now())
     await _audit(request, svc, admin, "dialing.resume", None)
     return await _status(svc)
 
 
-@router.delete("/admin/calls/{call_id}", response_model=models.Call, tags=["admin"])
+@router.delete(
+    "/admin/calls/{call_id}",
+    response_model=models.Call,
+    tags=["admin"],
+    responses=_documented(404, 409, 422, changing=True),
+)
 async def admin_cancel_call(
     request: Request, call_id: CallId, admin: AdminDep, svc: ServicesDep, response: Response
 ) -> models.Call:
@@ -589,7 +661,10 @@ async def admin_cancel_call(
 
 
 @router.post(
-    "/admin/campaigns/{campaign_id}/cancel", response_model=models.Campaign, tags=["admin"]
+    "/admin/campaigns/{campaign_id}/cancel",
+    response_model=models.Campaign,
+    tags=["admin"],
+    responses=_documented(404, 409, 422, changing=True),
 )
 async def admin_cancel_campaign(
     request: Request, campaign_id: CampaignId, admin: AdminDep, svc: ServicesDep
@@ -606,6 +681,7 @@ _STATUS: tuple[tuple[type[errors.VxdialError], int], ...] = (
     (errors.Throttled, 429),
     (errors.Forbidden, 403),
     (errors.NotAuthorized, 401),
+    (errors.TooLarge, 413),
     (errors.InvalidInput, 422),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
@@ -641,10 +717,46 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         location = [
             str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
         ]
-        problems.append({"field": ".".join(location) or "body", "reason": error.get("msg", "")})
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        # A name or a value from the request may hold a lone surrogate: escaped, so the
+        # answer can be encoded.
+        problems.append(
+            {
+                "field": errors.escape_surrogates(".".join(location) or "body"),
+                "reason": errors.escape_surrogates(reason),
+            }
+        )
     return JSONResponse({"errors": problems}, status_code=422)
+
+
+def error_response(status: int, field: str, reason: str) -> JSONResponse:
+    """An answer of ``status`` in the API's error shape."""
+    return JSONResponse({"errors": [{"field": field, "reason": reason}]}, status_code=status)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (404, 405, 400, 413, ...) in the API's error shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = httpedge.allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        field = "method"
+        reason = (
+            f"{request.method} is not allowed here: {request.url.path} takes {headers['Allow']}"
+        )
+    elif exc.status_code == 404:
+        field, reason = "path", f"there is nothing at {request.url.path}"
+    else:
+        field, reason = "request", str(exc.detail)
+    return JSONResponse(
+        {"errors": [{"field": field, "reason": errors.escape_surrogates(reason)}]},
+        status_code=exc.status_code,
+        headers=headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.VxdialError, _vxdial_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -218,12 +218,22 @@ def delete_campaign(conn: Connection, campaign_id: int) -> None:
 def insert_rejections(
     conn: Connection, campaign_id: int, rejections: Iterable[tuple[int, str]]
 ) -> None:
-    """Record (line, reason) for each phone_list line that was not queued."""
+    """Record (line, reason) for each phone_list line that was not queued (a reason is
+    kept to the column's 512 characters: reasons quote bounded values, but one longer
+    would fail the whole upload on PostgreSQL)."""
     rows = [
-        {"campaign_id": campaign_id, "line": line, "reason": reason} for line, reason in rejections
+        {"campaign_id": campaign_id, "line": line, "reason": _kept(reason)}
+        for line, reason in rejections
     ]
     if rows:
         conn.execute(sa.insert(campaign_rejections), rows)
+
+
+REASON_MAX = 512  # campaign_rejections.reason
+
+
+def _kept(reason: str) -> str:
+    return reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 1] + "…"
 
 
 def rejections(

@@ -63,6 +63,8 @@ def steer_campaign(
     Cancel also asks the calls it has up to stop; its queued calls are canceled by
     ``cancel_queued_of_canceled`` (in batches: a campaign may hold millions).
     """
+    if action == "cancel" and not campaigns.may_cancel(campaign):
+        raise errors.Conflict("campaign", campaigns.DEFAULT_NOT_CANCELABLE)
     allowed, target = _TRANSITIONS[action]
     if campaign.state is target:
         return target  # already so: repeating the request is harmless
