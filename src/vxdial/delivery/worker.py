@@ -58,9 +58,12 @@ class Deliverer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        # What a post gave is never dropped: while the database is down it waits for it
+        # (else the result would be posted again once the lease ran out).
         self._record: GroupCommit[DeliveryOutcome, None] = GroupCommit(
-            lambda items: store.run(store.record_deliveries, items)
+            lambda items: store.run_until_stored(store.record_deliveries, items)
         )
+        self._store_down = False
         self.delivered = 0  # read by the metrics
         self.failed_attempts = 0
 
@@ -69,10 +72,17 @@ class Deliverer:
         try:
             while not self._stopping.is_set():
                 claimed = 0
+                asks = len(self._in_flight) < self.settings.concurrency  # _claim queries
                 try:
                     claimed = await self._claim()
                 except errors.Unavailable as exc:
-                    log.warning("delivery.store_unavailable error=%s", exc)
+                    if not self._store_down:  # once per outage, not once per poll
+                        log.warning("delivery.store_unavailable error=%s", exc)
+                    self._store_down = True
+                else:
+                    if self._store_down and asks:
+                        log.info("delivery.store_available worker=%s", self.worker)
+                        self._store_down = False
                 if claimed == 0:
                     self._wake.clear()
                     wake = asyncio.ensure_future(self._wake.wait())

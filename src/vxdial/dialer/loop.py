@@ -106,12 +106,15 @@ class Dialer:
         self._ringing: GroupCommit[tuple[int, int, str, datetime], None] = GroupCommit(
             lambda items: store.run(store.mark_ringing, items)
         )
+        # An answer and an attempt's end are never dropped: while the database is down
+        # they wait for it (the call keeps its line and its lease meanwhile).
         self._connected: GroupCommit[tuple[int, int, str, datetime, str], None] = GroupCommit(
-            lambda items: store.run(store.mark_connected, items)
+            lambda items: store.run_until_stored(store.mark_connected, items)
         )
         self._ends: GroupCommit[AttemptEnd, bool] = GroupCommit(
-            lambda items: store.run(store.finish_attempts, items)
+            lambda items: store.run_until_stored(store.finish_attempts, items)
         )
+        self._store_down = False
         # Figures for /metrics and tests.
         self.attempts_started = 0
         self.claim_cycles = 0
@@ -131,9 +134,11 @@ class Dialer:
         try:
             while not self._stopping.is_set():
                 now = self.clock.now()
+                beat = False
                 try:
                     if now >= next_heartbeat:
                         await self._heartbeat(now, lease)
+                        beat = True
                         next_heartbeat = now + min(lease / 3, timedelta(seconds=1))
                     if now >= next_sweep:
                         swept = await self.store.run(
@@ -146,8 +151,14 @@ class Dialer:
                         next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
                     claimed = await self._claim(now, lease)
                 except errors.Unavailable as exc:
-                    log.warning("dialer.store_unavailable error=%s", exc)
+                    if not self._store_down:  # once per outage, not once per cycle
+                        log.warning("dialer.store_unavailable error=%s", exc)
+                    self._store_down = True
                     claimed = 0
+                else:
+                    if self._store_down and beat:  # a heartbeat got through: it is back
+                        log.info("dialer.store_available worker=%s", self.worker)
+                        self._store_down = False
                 if claimed == 0 or len(self._up) >= self.settings.lines:
                     self._wake.clear()
                     await _first_of(self._wake.wait(), self.clock.sleep(self.settings.poll_s))
@@ -187,7 +198,11 @@ class Dialer:
 
     async def _heartbeat(self, now: datetime, lease: timedelta) -> None:
         canceled = await self.store.run(
-            self.store.heartbeat, worker=self.worker, now=now, lease_until=now + lease
+            self.store.heartbeat,
+            worker=self.worker,
+            now=now,
+            lease_until=now + lease,
+            holding=set(self._up),
         )
         for call_id in canceled:
             up = self._up.get(call_id)
