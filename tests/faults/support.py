@@ -237,17 +237,14 @@ class SmallDisk:
         self.filler = self.path / "filler"
 
     def fill(self) -> None:
-        with self.filler.open("ab") as filler:
-            chunk = b"\0" * 65536
-            with contextlib.suppress(OSError):  # ENOSPC: full
-                while True:
-                    filler.write(chunk)
-                    filler.flush()
-            # The last bytes, below a chunk.
-            with contextlib.suppress(OSError):
-                while True:
-                    filler.write(b"\0" * 512)
-                    filler.flush()
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (1 << 20, 4096, 512):  # big pieces, then the last bytes
+                with contextlib.suppress(OSError):  # ENOSPC: full at this size
+                    while True:
+                        os.write(fd, b"\0" * size)
+        finally:
+            os.close(fd)
 
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)

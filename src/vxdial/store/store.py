@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import random
 import threading
 import time
@@ -57,10 +58,14 @@ log = logging.getLogger("vxdial.store")
 # Pauses between the tries of a write that must not be lost (Store.run_until_stored).
 UNTIL_STORED_FIRST_PAUSE_S = 0.1
 UNTIL_STORED_MAX_PAUSE_S = 5.0
+# A SQLite file's filesystem with less room than this is full: a write may still fit in
+# pages SQLite holds, but the next that needs one fails (Store.ping says so).
+SQLITE_MIN_FREE_BYTES = 1024 * 1024
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+_DISK_FULL = "the database has no space left on its disk; try again later"
 _UPLOAD_LOST = "the upload was interrupted for too long and discarded; send it again"
 
 __all__ = ["AuditEntry", "CallToQueue", "Credentials", "KeyRecord", "Store", "WebSession"]
@@ -92,9 +97,7 @@ def _translated_errors() -> Iterator[None]:
         elif _is_unreachable(exc):
             _log_unreachable(exc)
             if _is_disk_full(exc):
-                raise errors.DatabaseUnavailable(
-                    "the database has no space left on its disk; try again later"
-                ) from exc
+                raise errors.DatabaseUnavailable(_DISK_FULL) from exc
             raise errors.DatabaseUnavailable("the database is unavailable; try again") from exc
         else:
             log.error("store.database_error error=%s", str(exc.orig)[:500])
@@ -252,9 +255,18 @@ class Store:
             migrate.upgrade(self.engine)
 
     def ping(self) -> None:
-        """Raise ``Unavailable`` unless the database answers."""
+        """Raise ``Unavailable`` unless the database answers and, for a SQLite file, its
+        disk has room for writes (``SQLITE_MIN_FREE_BYTES``)."""
         with self._read() as conn:
             conn.execute(sa.text("SELECT 1"))
+        path = self.engine.url.database if self.is_sqlite else None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            try:
+                room = os.statvfs(os.path.dirname(os.path.abspath(path)))
+            except OSError:
+                return  # gone or unreadable: the next write says why
+            if room.f_bavail * room.f_frsize < SQLITE_MIN_FREE_BYTES:
+                raise errors.DatabaseUnavailable(_DISK_FULL)
 
     # -- senders --------------------------------------------------------------------
 
