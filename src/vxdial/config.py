@@ -89,6 +89,9 @@ class DeliverySettings:
     retry_for_s: float = 86400.0
     # result_url posts in flight at once, per process.
     concurrency: int = 50
+    # ... of which one sender's at most: a result_url that answers slowly (or never)
+    # holds up only its own sender's results.
+    sender_concurrency: int = 10
 
 
 # What the far end of a transfer does (``[[sim.rule]] transfer``, ``vxdial try --transfer``),
@@ -409,6 +412,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "delivery.timeout_s": (0.1, 600),
     "delivery.retry_for_s": (0, 30 * 86400),
     "delivery.concurrency": (1, 10_000),
+    "delivery.sender_concurrency": (1, 10_000),
     "sim.speed": (0.001, 100_000),
     "sim.rule.ring_seconds": (0, 3600),
     "sim.rule.talk_seconds": (0, 86400),

@@ -5,6 +5,7 @@ worker holds. The whole-service behaviour is in tests/faults/."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import T0
-from tests.integration.test_dialing_store import claim, setup
+from tests.integration.test_dialing_store import SETTINGS, claim, setup
 from vxdial.domain import calls, campaigns, errors
-from vxdial.store import Store
+from vxdial.store import CallToQueue, Store
 from vxdial.store import store as store_module
 from vxdial.store.queries.attempts import AttemptEnd
 
@@ -122,3 +123,56 @@ def test_a_heartbeat_keeps_only_the_calls_its_worker_holds(store: Store) -> None
     assert by_id[held.call.id].state is calls.CallState.DIALING  # still w1's
     assert by_id[orphan.call.id].state is calls.CallState.QUEUED  # given back, for anyone
     assert by_id[orphan.call.id].attempts == 0  # the attempt that never was is not counted
+
+
+def _finished_calls(store: Store, login: str, count: int) -> None:
+    """``count`` calls of a new sender ``login``, ended, their results due."""
+    sender = store.add_sender(
+        login=login, role=campaigns.Role.SENDER, pin_hash="h", lines=None, result_secret="s", now=T0
+    )
+    default = store.default_campaign(sender.id, T0)
+    store.queue_calls(
+        [
+            CallToQueue(
+                sender.id, default.id, calls.NewCall(f"1555{sender.id}{i:06d}"), SETTINGS, T0
+            )
+            for i in range(count)
+        ]
+    )
+    claims = claim(store, login)
+    store.finish_attempts(
+        [
+            AttemptEnd(
+                c.call,
+                c.attempt,
+                login,
+                calls.Outcome.BUSY,
+                "sim: busy",
+                "busy",
+                T0,
+                calls.CallState.FAILED,
+                None,
+                0,
+            )
+            for c in claims
+        ]
+    )
+
+
+def test_no_sender_gets_more_than_its_share_of_result_posts(store: Store) -> None:
+    _finished_calls(store, "alice", 8)  # due first
+    _finished_calls(store, "bob", 2)
+    alice, bob = (s.id for s in store.senders())
+    lease = T0 + timedelta(seconds=120)
+
+    def claim_results(in_flight: dict[int, int], limit: int = 10) -> Counter[int]:
+        jobs = store.claim_deliveries(
+            worker="w", now=T0, lease_until=lease, limit=limit, in_flight=in_flight, per_sender=3
+        )
+        return Counter(job.sender_id for job in jobs)
+
+    # Alice's results come first, but she gets three posts; Bob's are claimed beside them.
+    assert claim_results({}) == Counter({alice: 3, bob: 2})
+    # Alice at her share: none of hers, whatever is due.
+    assert claim_results({alice: 3, bob: 2}) == Counter()
+    assert claim_results({alice: 2, bob: 2}) == Counter({alice: 1})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -56,6 +58,7 @@ class Deliverer:
         self.worker = worker
         self.policy = policy
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._by_sender: Counter[int] = Counter()  # posts in flight per sender
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         # What a post gave is never dropped: while the database is down it waits for it
@@ -117,15 +120,21 @@ class Deliverer:
             now=now,
             lease_until=now + timedelta(seconds=LEASE_S),
             limit=room,
+            in_flight=dict(self._by_sender),
+            per_sender=self.settings.sender_concurrency,
         )
         for job in jobs:
             task = asyncio.create_task(self._deliver(job))
             self._in_flight.add(task)
-            task.add_done_callback(self._done)
+            self._by_sender[job.sender_id] += 1
+            task.add_done_callback(functools.partial(self._done, job.sender_id))
         return len(jobs)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, sender_id: int, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._by_sender[sender_id] -= 1
+        if self._by_sender[sender_id] <= 0:
+            del self._by_sender[sender_id]
         self._wake.set()
 
     async def _deliver(self, job: DeliveryJob) -> None:

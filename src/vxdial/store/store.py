@@ -17,7 +17,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -725,11 +725,25 @@ class Store:
 
     @retried
     def claim_deliveries(
-        self, *, worker: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        in_flight: Mapping[int, int] | None = None,
+        per_sender: int | None = None,
     ) -> list[delivery_queries.DeliveryJob]:
+        """Lease due results (see ``queries.deliveries.claim_deliveries``)."""
         with self._write() as conn:
             return delivery_queries.claim_deliveries(
-                conn, worker=worker, now=now, lease_until=lease_until, limit=limit
+                conn,
+                worker=worker,
+                now=now,
+                lease_until=lease_until,
+                limit=limit,
+                in_flight=in_flight,
+                per_sender=per_sender,
             )
 
     @retried
