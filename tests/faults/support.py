@@ -135,11 +135,16 @@ class PrivatePostgres:
 class Process:
     """A `vxdial` command running in the background, its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, wrapper: list[str] | None = None
+    ) -> None:
         self.log = log
         self._log_file = log.open("ab")
         self.popen = subprocess.Popen(
-            [VXDIAL, *args], env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+            [*(wrapper or []), VXDIAL, *args],
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
 
     def output(self) -> str:
@@ -170,6 +175,8 @@ class Vxdial:
         }
         self.processes: list[Process] = []
         self.port = 0
+        # A command that runs `vxdial ...` as its arguments (a namespace of its own, say).
+        self.wrapper: list[str] = []
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -179,7 +186,10 @@ class Vxdial:
     def serve(self, *args: str) -> Process:
         self.port = free_port()
         process = Process(
-            ["serve", "--port", str(self.port), *args], self.env, self.folder / "serve.log"
+            ["serve", "--port", str(self.port), *args],
+            self.env,
+            self.folder / "serve.log",
+            self.wrapper,
         )
         self.processes.append(process)
         wait_until(lambda: self._answers() or process.popen.poll() is not None, "vxdial serve")
@@ -188,7 +198,7 @@ class Vxdial:
 
     def worker(self, *args: str) -> Process:
         n = len(self.processes)
-        process = Process(["worker", *args], self.env, self.folder / f"worker{n}.log")
+        process = Process(["worker", *args], self.env, self.folder / f"worker{n}.log", self.wrapper)
         self.processes.append(process)
         return process
 
