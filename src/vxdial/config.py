@@ -172,6 +172,10 @@ class SipSettings:
     ring_timeout_s: float = 30.0
     # An OPTIONS to the trunk this often, to notice it going down (0: never).
     options_interval_s: float = 30.0
+    # RFC 3261 T1, the round-trip estimate (section 17.1.1.1, Table 4): a request is sent
+    # again after T1, 2*T1, ... and given up after 64*T1 (Timer B: 32 s at 0.5 s), when
+    # the attempt ends unreachable. Lower it only where the trunk is known to be close.
+    t1_s: float = 0.5
     voice: str = "en-us"  # espeak-ng voice of text prompts
 
 
@@ -422,6 +426,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sip.max_calls": (1, 100_000),
     "sip.ring_timeout_s": (1, 600),
     "sip.options_interval_s": (0, 86400),
+    "sip.t1_s": (0.01, 10),
 }
 
 

@@ -20,6 +20,7 @@ Writes of many attempts share transactions (``store.GroupCommit``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -117,6 +118,7 @@ class Dialer:
         self._store_down = False
         # Figures for /metrics and tests.
         self.attempts_started = 0
+        self.attempts_ended_by_outcome: collections.Counter[str] = collections.Counter()
         self.claim_cycles = 0
         self.attempts_ended = 0
         self.calls_answered = 0
@@ -269,6 +271,8 @@ class Dialer:
             end = self._unanswered(
                 claim, calls.Outcome.UNREACHABLE, f"internal error: {type(exc).__name__}"
             )
+        if end.outcome is not None:
+            self.attempts_ended_by_outcome[end.outcome.value] += 1
         try:
             applied = await self._ends.submit(end)
         except errors.Unavailable:
