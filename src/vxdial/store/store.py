@@ -57,7 +57,7 @@ log = logging.getLogger("vxdial.store")
 
 # Pauses between the tries of a write that must not be lost (Store.run_until_stored).
 UNTIL_STORED_FIRST_PAUSE_S = 0.1
-UNTIL_STORED_MAX_PAUSE_S = 5.0
+UNTIL_STORED_MAX_PAUSE_S = 2.0
 # A SQLite file's filesystem with less room than this is full: a write may still fit in
 # pages SQLite holds, but the next that needs one fails (Store.ping says so).
 SQLITE_MIN_FREE_BYTES = 1024 * 1024
