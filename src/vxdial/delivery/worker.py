@@ -59,6 +59,7 @@ class Deliverer:
         self.policy = policy
         self._in_flight: set[asyncio.Task[None]] = set()
         self._by_sender: Counter[int] = Counter()  # posts in flight per sender
+        self._posting: dict[asyncio.Task[None], int] = {}  # task -> delivery id
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         # What a post gave is never dropped: while the database is down it waits for it
@@ -103,6 +104,10 @@ class Deliverer:
         self._stopping.set()
         self._wake.set()
 
+    def delivering(self) -> set[int]:
+        """The ids of the results being posted now (their leases are kept alive)."""
+        return set(self._posting.values())
+
     async def run_until_idle(self) -> None:
         """For tests: post until nothing is due."""
         while await self._claim() or self._in_flight:
@@ -126,12 +131,14 @@ class Deliverer:
         for job in jobs:
             task = asyncio.create_task(self._deliver(job))
             self._in_flight.add(task)
+            self._posting[task] = job.id
             self._by_sender[job.sender_id] += 1
             task.add_done_callback(functools.partial(self._done, job.sender_id))
         return len(jobs)
 
     def _done(self, sender_id: int, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._posting.pop(task, None)
         self._by_sender[sender_id] -= 1
         if self._by_sender[sender_id] <= 0:
             del self._by_sender[sender_id]

@@ -27,7 +27,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +116,9 @@ class Dialer:
             lambda items: store.run_until_stored(store.finish_attempts, items)
         )
         self._store_down = False
+        # The results this process is posting (its deliverer's), whose leases the
+        # heartbeat renews too; None: every result leased to this worker.
+        self.delivering: Callable[[], Collection[int]] | None = None
         # Figures for /metrics and tests.
         self.attempts_started = 0
         self.attempts_ended_by_outcome: collections.Counter[str] = collections.Counter()
@@ -205,6 +208,7 @@ class Dialer:
             now=now,
             lease_until=now + lease,
             holding=set(self._up),
+            delivering=None if self.delivering is None else self.delivering(),
         )
         for call_id in canceled:
             up = self._up.get(call_id)

@@ -627,14 +627,18 @@ class Store:
         now: datetime,
         lease_until: datetime,
         holding: Collection[int] | None = None,
+        delivering: Collection[int] | None = None,
     ) -> list[int]:
-        """Renew the worker's leases (calls, only those in ``holding`` if given, and
-        results); returns its calls asked to cancel."""
+        """Renew the worker's leases: calls (only those in ``holding`` if given) and
+        results (only those in ``delivering`` if given); returns its calls asked to
+        cancel."""
         with self._write() as conn:
             canceled = leases.renew_call_leases(
                 conn, worker=worker, now=now, lease_until=lease_until, holding=holding
             )
-            delivery_queries.renew_delivery_leases(conn, worker=worker, lease_until=lease_until)
+            delivery_queries.renew_delivery_leases(
+                conn, worker=worker, lease_until=lease_until, holding=delivering
+            )
             return canceled
 
     @retried

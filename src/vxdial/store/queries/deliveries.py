@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -194,15 +194,24 @@ def record_deliveries(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> 
     )
 
 
-def renew_delivery_leases(conn: Connection, *, worker: str, lease_until: datetime) -> None:
-    """Keep the results this worker is posting (found by a read, then updated by id:
-    see ``leases.renew_call_leases`` on deadlocks)."""
+def renew_delivery_leases(
+    conn: Connection,
+    *,
+    worker: str,
+    lease_until: datetime,
+    holding: Collection[int] | None = None,
+) -> None:
+    """Keep the results this worker is posting, only those in ``holding`` if given (a
+    claim whose answer was lost runs out of lease and is posted by another); found by a
+    read, then updated by id: see ``leases.renew_call_leases`` on deadlocks."""
     ids = sorted(
-        conn.execute(
+        found
+        for found in conn.execute(
             sa.select(deliveries.c.id).where(
                 deliveries.c.lease_owner == worker, deliveries.c.state == PENDING
             )
         ).scalars()
+        if holding is None or found in holding
     )
     if ids:
         conn.execute(
