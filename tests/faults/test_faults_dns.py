@@ -54,9 +54,10 @@ def serve(tmp_path: Path, config: str = CONFIG, wrapper: list[str] | None = None
     return vxdial
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[Vxdial]:
-    vxdial = serve(tmp_path)
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vxdial]:
+    """One vxdial for the tests that need nothing else of it (each its own call)."""
+    vxdial = serve(tmp_path_factory.mktemp("dns"))
     try:
         vxdial.serve("--sim-speed", "20")
         yield vxdial
