@@ -151,6 +151,7 @@ async def running_services(
                 worker=worker,
                 policy=egress,
             )
+            dialer.delivering = deliverer.delivering  # its heartbeat keeps their leases
             background.append(asyncio.create_task(dialer.run()))
             background.append(asyncio.create_task(deliverer.run()))
         yield Services(

@@ -110,6 +110,9 @@ class DeliverySettings:
     retry_for_s: float = 86400.0
     # result_url posts in flight at once, per process.
     concurrency: int = 50
+    # ... of which one sender's at most: a result_url that answers slowly (or never)
+    # holds up only its own sender's results.
+    sender_concurrency: int = 10
 
 
 # What the far end of a transfer does (``[[sim.rule]] transfer``, ``vxdial try --transfer``),
@@ -190,6 +193,10 @@ class SipSettings:
     ring_timeout_s: float = 30.0
     # An OPTIONS to the trunk this often, to notice it going down (0: never).
     options_interval_s: float = 30.0
+    # RFC 3261 T1, the round-trip estimate (section 17.1.1.1, Table 4): a request is sent
+    # again after T1, 2*T1, ... and given up after 64*T1 (Timer B: 32 s at 0.5 s), when
+    # the attempt ends unreachable. Lower it only where the trunk is known to be close.
+    t1_s: float = 0.5
     voice: str = "en-us"  # espeak-ng voice of text prompts
 
 
@@ -437,6 +444,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "delivery.timeout_s": (0.1, 600),
     "delivery.retry_for_s": (0, 30 * 86400),
     "delivery.concurrency": (1, 10_000),
+    "delivery.sender_concurrency": (1, 10_000),
     "sim.speed": (0.001, 100_000),
     "sim.rule.ring_seconds": (0, 3600),
     "sim.rule.talk_seconds": (0, 86400),
@@ -446,6 +454,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sip.max_calls": (1, 100_000),
     "sip.ring_timeout_s": (1, 600),
     "sip.options_interval_s": (0, 86400),
+    "sip.t1_s": (0.01, 10),
 }
 
 

@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vxdial.services import Services
+from vxdial.telephony.sipdriver import SipDriver
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -67,9 +68,27 @@ class ServicesCollector(Collector):
                 "Attempts answered in this process",
                 s.dialer.calls_answered,
             )
+            ended = CounterMetricFamily(
+                "vxdial_dialer_attempts_ended",
+                "Call attempts this process ended, by outcome (answer, busy, noanswer,"
+                " rejected, unreachable)",
+                labels=["outcome"],
+            )
+            for outcome, count in sorted(s.dialer.attempts_ended_by_outcome.items()):
+                ended.add_metric([outcome], count)
+            yield ended
             up = GaugeMetricFamily("vxdial_dialer_calls_up", "Calls this process has up now")
             up.add_metric([], s.dialer.calls_up)
             yield up
+            driver = s.dialer.driver
+            if isinstance(driver, SipDriver) and driver.trunk_up is not None:
+                trunk = GaugeMetricFamily(
+                    "vxdial_sip_trunk_up",
+                    "1 if the trunk answered our last OPTIONS, 0 if it did not",
+                    labels=["trunk"],
+                )
+                trunk.add_metric([driver.settings.trunk], 1 if driver.trunk_up else 0)
+                yield trunk
         if s.deliverer is not None:
             yield _counter(
                 "vxdial_results_delivered", "Results accepted by result_url", s.deliverer.delivered

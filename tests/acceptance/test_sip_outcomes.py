@@ -208,7 +208,7 @@ async def test_no_response_at_all_is_unreachable_after_timer_b(
     result = await driver.dial(request())
     assert (result.outcome, result.cause) == (
         calls.Outcome.UNREACHABLE,
-        "no response from the trunk (timer B)",
+        f"no response from the trunk {driver.settings.trunk} within 3.2 s (timer B)",
     )
     # Timer A: T1, 2*T1, 4*T1 ... until Timer B (64*T1): at most six retransmissions
     # (fewer if the machine is slow).

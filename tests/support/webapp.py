@@ -19,6 +19,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    answered: bool = False  # the answer was sent
 
 
 @dataclass
@@ -32,6 +33,9 @@ class WebApp:
     # Statuses to answer, one per request, before ``statuses`` applies (e.g. [500, 500]);
     # keyed by path, or by "METHOD path".
     status_sequences: dict[str, list[int]] = field(default_factory=dict)
+    # Answers that wait until the event is set (at most ``hold_s``), by "METHOD path" or path.
+    holds: dict[str, threading.Event] = field(default_factory=dict)
+    hold_s: float = 30.0
     requests: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -61,11 +65,15 @@ def start_webapp() -> tuple[WebApp, ThreadingHTTPServer]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             path = self.path.split("?")[0]
+            seen = Seen(self.command, path, dict(self.headers), body)
             with app.lock:
-                app.requests.append(Seen(self.command, path, dict(self.headers), body))
+                app.requests.append(seen)
             delay = app.delays.get(path)
             if delay:
                 threading.Event().wait(delay)
+            hold = app.holds.get(f"{self.command} {path}") or app.holds.get(path)
+            if hold is not None:
+                hold.wait(app.hold_s)
             with app.lock:
                 sequence = app.status_sequences.get(f"{self.command} {path}")
                 sequence = sequence or app.status_sequences.get(path)
@@ -76,6 +84,9 @@ def start_webapp() -> tuple[WebApp, ThreadingHTTPServer]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            self.wfile.flush()
+            with app.lock:
+                seen.answered = True
 
         do_GET = _answer
         do_POST = _answer

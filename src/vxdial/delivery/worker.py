@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -72,11 +74,16 @@ class Deliverer:
         self.worker = worker
         self.policy = policy
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._by_sender: Counter[int] = Counter()  # posts in flight per sender
+        self._posting: dict[asyncio.Task[None], int] = {}  # task -> delivery id
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        # What a post gave is never dropped: while the database is down it waits for it
+        # (else the result would be posted again once the lease ran out).
         self._record: GroupCommit[DeliveryOutcome, None] = GroupCommit(
-            lambda items: store.run(store.record_deliveries, items)
+            lambda items: store.run_until_stored(store.record_deliveries, items)
         )
+        self._store_down = False
         self.delivered = 0  # read by the metrics
         self.failed_attempts = 0
 
@@ -85,10 +92,17 @@ class Deliverer:
         try:
             while not self._stopping.is_set():
                 claimed = 0
+                asks = len(self._in_flight) < self.settings.concurrency  # _claim queries
                 try:
                     claimed = await self._claim()
                 except errors.Unavailable as exc:
-                    log.warning("delivery.store_unavailable error=%s", exc)
+                    if not self._store_down:  # once per outage, not once per poll
+                        log.warning("delivery.store_unavailable error=%s", exc)
+                    self._store_down = True
+                else:
+                    if self._store_down and asks:
+                        log.info("delivery.store_available worker=%s", self.worker)
+                        self._store_down = False
                 if claimed == 0:
                     self._wake.clear()
                     wake = asyncio.ensure_future(self._wake.wait())
@@ -105,6 +119,10 @@ class Deliverer:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+
+    def delivering(self) -> set[int]:
+        """The ids of the results being posted now (their leases are kept alive)."""
+        return set(self._posting.values())
 
     async def run_until_idle(self) -> None:
         """For tests: post until nothing is due."""
@@ -123,15 +141,23 @@ class Deliverer:
             now=now,
             lease_until=now + timedelta(seconds=LEASE_S),
             limit=room,
+            in_flight=dict(self._by_sender),
+            per_sender=self.settings.sender_concurrency,
         )
         for job in jobs:
             task = asyncio.create_task(self._deliver(job))
             self._in_flight.add(task)
-            task.add_done_callback(self._done)
+            self._posting[task] = job.id
+            self._by_sender[job.sender_id] += 1
+            task.add_done_callback(functools.partial(self._done, job.sender_id))
         return len(jobs)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, sender_id: int, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._posting.pop(task, None)
+        self._by_sender[sender_id] -= 1
+        if self._by_sender[sender_id] <= 0:
+            del self._by_sender[sender_id]
         self._wake.set()
 
     async def _deliver(self, job: DeliveryJob) -> None:

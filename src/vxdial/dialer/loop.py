@@ -20,13 +20,14 @@ Writes of many attempts share transactions (``store.GroupCommit``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,14 +107,21 @@ class Dialer:
         self._ringing: GroupCommit[tuple[int, int, str, datetime], None] = GroupCommit(
             lambda items: store.run(store.mark_ringing, items)
         )
+        # An answer and an attempt's end are never dropped: while the database is down
+        # they wait for it (the call keeps its line and its lease meanwhile).
         self._connected: GroupCommit[tuple[int, int, str, datetime, str], None] = GroupCommit(
-            lambda items: store.run(store.mark_connected, items)
+            lambda items: store.run_until_stored(store.mark_connected, items)
         )
         self._ends: GroupCommit[AttemptEnd, bool] = GroupCommit(
-            lambda items: store.run(store.finish_attempts, items)
+            lambda items: store.run_until_stored(store.finish_attempts, items)
         )
+        self._store_down = False
+        # The results this process is posting (its deliverer's), whose leases the
+        # heartbeat renews too; None: every result leased to this worker.
+        self.delivering: Callable[[], Collection[int]] | None = None
         # Figures for /metrics and tests.
         self.attempts_started = 0
+        self.attempts_ended_by_outcome: collections.Counter[str] = collections.Counter()
         self.claim_cycles = 0
         self.attempts_ended = 0
         self.calls_answered = 0
@@ -131,9 +139,11 @@ class Dialer:
         try:
             while not self._stopping.is_set():
                 now = self.clock.now()
+                beat = False
                 try:
                     if now >= next_heartbeat:
                         await self._heartbeat(now, lease)
+                        beat = True
                         next_heartbeat = now + min(lease / 3, timedelta(seconds=1))
                     if now >= next_sweep:
                         swept = await self.store.run(
@@ -146,8 +156,14 @@ class Dialer:
                         next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
                     claimed = await self._claim(now, lease)
                 except errors.Unavailable as exc:
-                    log.warning("dialer.store_unavailable error=%s", exc)
+                    if not self._store_down:  # once per outage, not once per cycle
+                        log.warning("dialer.store_unavailable error=%s", exc)
+                    self._store_down = True
                     claimed = 0
+                else:
+                    if self._store_down and beat:  # a heartbeat got through: it is back
+                        log.info("dialer.store_available worker=%s", self.worker)
+                        self._store_down = False
                 if claimed == 0 or len(self._up) >= self.settings.lines:
                     self._wake.clear()
                     await _first_of(self._wake.wait(), self.clock.sleep(self.settings.poll_s))
@@ -187,7 +203,12 @@ class Dialer:
 
     async def _heartbeat(self, now: datetime, lease: timedelta) -> None:
         canceled = await self.store.run(
-            self.store.heartbeat, worker=self.worker, now=now, lease_until=now + lease
+            self.store.heartbeat,
+            worker=self.worker,
+            now=now,
+            lease_until=now + lease,
+            holding=set(self._up),
+            delivering=None if self.delivering is None else self.delivering(),
         )
         for call_id in canceled:
             up = self._up.get(call_id)
@@ -254,6 +275,8 @@ class Dialer:
             end = self._unanswered(
                 claim, calls.Outcome.UNREACHABLE, f"internal error: {type(exc).__name__}"
             )
+        if end.outcome is not None:
+            self.attempts_ended_by_outcome[end.outcome.value] += 1
         try:
             applied = await self._ends.submit(end)
         except errors.Unavailable:

@@ -10,6 +10,8 @@
     ├── NotFound          the thing does not exist, or belongs to someone else
     ├── Conflict          the request clashes with what exists (a campaign name taken, ...)
     └── Unavailable       something we depend on failed: the store, a driver, a remote server
+        └── DatabaseUnavailable  the database cannot be reached or is full: the same
+                                 request may succeed later, unchanged
 
 Library errors are translated at the boundary with ``raise ... from exc`` so the
 cause stays attached; the edges (api/plum, api/v1, cli) render them, once.
@@ -108,3 +110,8 @@ class Conflict(VxdialError):
 
 class Unavailable(VxdialError):
     """A dependency failed: the store, a telephony driver, a remote HTTP server."""
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot take the request now (down, restarting, out of connections,
+    its disk full); the same request, sent again later, may succeed."""

@@ -85,6 +85,12 @@ class UrlProbe:
                     return f"GET {url} answered HTTP {response.status}; 200 is required"
         except TimeoutError:
             return f"GET {url} did not answer within {self._timeout_s:g} seconds"
+        except aiohttp.ClientConnectorDNSError as exc:
+            if exc.os_error.errno is None:  # the egress policy's resolver refused it
+                return f"GET {url} refused: {exc.os_error}"
+            # The name does not resolve (or the resolver did not answer): say which name.
+            why = exc.os_error.strerror or str(exc.os_error)
+            return f"GET {url} failed: cannot resolve host {exc.host} ({why})"
         except aiohttp.ClientError as exc:
             return f"GET {url} failed: {exc or type(exc).__name__}"
         return None

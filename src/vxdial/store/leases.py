@@ -15,6 +15,7 @@ claims live here, and only here.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -188,9 +189,19 @@ def claim_calls(
 
 
 def renew_call_leases(
-    conn: Connection, *, worker: str, now: datetime, lease_until: datetime
+    conn: Connection,
+    *,
+    worker: str,
+    now: datetime,
+    lease_until: datetime,
+    holding: Collection[int] | None = None,
 ) -> list[int]:
     """The worker's heartbeat: extend its leases; returns its calls asked to cancel.
+
+    With ``holding`` (the calls the worker has up), only those: a call leased to it that
+    it does not hold (a claim whose commit reached the database but whose answer never
+    came back, when the connection dropped) runs out of lease and is taken over, instead
+    of being kept forever by a worker that will never dial it.
 
     Its calls are found by a plain read, then updated by id in id order: an UPDATE that
     scanned for them would wait on rows other workers hold, and two such waits deadlock.
@@ -200,6 +211,8 @@ def renew_call_leases(
             calls_table.c.lease_owner == worker, calls_table.c.state.in_(LIVE_STATES)
         )
     ).all()
+    if holding is not None:
+        owned = [row for row in owned if row[0] in holding]
     ids = sorted(call_id for call_id, _ in owned)
     if ids:
         conn.execute(

@@ -9,13 +9,15 @@ write latency flat under concurrency; other processes still wait via busy_timeou
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -53,9 +55,17 @@ UPLOAD_IDLE_LIMIT = timedelta(minutes=10)
 
 log = logging.getLogger("vxdial.store")
 
+# Pauses between the tries of a write that must not be lost (Store.run_until_stored).
+UNTIL_STORED_FIRST_PAUSE_S = 0.1
+UNTIL_STORED_MAX_PAUSE_S = 2.0
+# A SQLite file's filesystem with less room than this is full: a write may still fit in
+# pages SQLite holds, but the next that needs one fails (Store.ping says so).
+SQLITE_MIN_FREE_BYTES = 1024 * 1024
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
+_DISK_FULL = "the database has no space left on its disk; try again later"
 _UPLOAD_LOST = "the upload was interrupted for too long and discarded; send it again"
 
 __all__ = ["AuditEntry", "CallToQueue", "Credentials", "KeyRecord", "Store", "WebSession"]
@@ -76,12 +86,19 @@ class CallToQueue:
 @contextlib.contextmanager
 def _translated_errors() -> Iterator[None]:
     """Database errors leave the store as ``Unavailable``, their text only in the log
-    (it may name hosts and users; clients see a plain reason)."""
+    (it may name hosts and users; clients see a plain reason). An error after which the
+    same request may succeed later (the database down or restarting, its disk full) is
+    ``DatabaseUnavailable``."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
         if _is_transient(exc):
             log.info("store.transient_error error=%s", str(exc.orig).splitlines()[0][:200])
+        elif _is_unreachable(exc):
+            _log_unreachable(exc)
+            if _is_disk_full(exc):
+                raise errors.DatabaseUnavailable(_DISK_FULL) from exc
+            raise errors.DatabaseUnavailable("the database is unavailable; try again") from exc
         else:
             log.error("store.database_error error=%s", str(exc.orig)[:500])
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
@@ -90,6 +107,52 @@ def _translated_errors() -> Iterator[None]:
     except sa.exc.SQLAlchemyError as exc:
         log.error("store.error error=%s", str(exc)[:500])
         raise errors.Unavailable("the database is unavailable; try again") from exc
+
+
+# SQLite primary result codes after which the same statement may succeed later: busy,
+# locked, out of memory, I/O error, disk full, cannot open (https://sqlite.org/rescode.html).
+_SQLITE_LATER = frozenset({5, 6, 7, 10, 13, 14})
+_SQLITE_FULL = 13
+# PostgreSQL: disk_full (class 53, insufficient resources).
+_PG_DISK_FULL = "53100"
+_UNREACHABLE_LOG_EVERY_S = 10.0
+_unreachable_logged = [0.0, 0]  # when the last one was logged, how many since
+_unreachable_lock = threading.Lock()
+
+
+def _is_unreachable(exc: sa.exc.DBAPIError) -> bool:
+    """The database cannot take requests now (rather than refusing this one)."""
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_LATER
+    # PostgreSQL: every OperationalError (connection lost or refused, the server shutting
+    # down or starting, out of connections, disk full) and InterfaceError.
+    return True
+
+
+def _is_disk_full(exc: sa.exc.DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == _SQLITE_FULL)
+    return getattr(exc.orig, "sqlstate", None) == _PG_DISK_FULL
+
+
+def _log_unreachable(exc: sa.exc.DBAPIError) -> None:
+    """One line every few seconds while the database is down, not one per request."""
+    now = time.monotonic()
+    with _unreachable_lock:
+        last, quiet = _unreachable_logged
+        if now - last < _UNREACHABLE_LOG_EVERY_S:
+            _unreachable_logged[1] = quiet + 1
+            return
+        _unreachable_logged[:] = [now, 0]
+    log.error(
+        "store.database_unavailable error=%s (and %d more like it)",
+        " ".join(str(exc.orig).split())[:300],
+        quiet,
+    )
 
 
 # SQLSTATEs after which the same transaction, run again, succeeds: deadlock detected,
@@ -146,6 +209,28 @@ class Store:
         """Run a store method off the event loop."""
         return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self._limiter)
 
+    async def run_until_stored(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a write that must not be lost (a call answered, an attempt's end, what a
+        result's post gave): while the database cannot take it (``DatabaseUnavailable``:
+        restarting, down, its disk full), try again, as long as it takes; any other error
+        is raised. The caller keeps what the write is about (its lease, its line) meanwhile.
+        """
+        pause_s = UNTIL_STORED_FIRST_PAUSE_S
+        while True:
+            try:
+                return await self.run(fn, *args, **kwargs)
+            except errors.DatabaseUnavailable as exc:
+                log.warning(
+                    "store.write_waiting write=%s error=%s retry_in_s=%g",
+                    getattr(fn, "__name__", "?"),
+                    exc,
+                    pause_s,
+                )
+            # Real time, not the project's Clock: a database restarts in real seconds
+            # whatever speed the simulated world runs at.
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, UNTIL_STORED_MAX_PAUSE_S)
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
         with _translated_errors(), self._write_lock, self.engine.connect() as conn:
@@ -170,9 +255,18 @@ class Store:
             migrate.upgrade(self.engine)
 
     def ping(self) -> None:
-        """Raise ``Unavailable`` unless the database answers."""
+        """Raise ``Unavailable`` unless the database answers and, for a SQLite file, its
+        disk has room for writes (``SQLITE_MIN_FREE_BYTES``)."""
         with self._read() as conn:
             conn.execute(sa.text("SELECT 1"))
+        path = self.engine.url.database if self.is_sqlite else None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            try:
+                room = os.statvfs(os.path.dirname(os.path.abspath(path)))
+            except OSError:
+                return  # gone or unreadable: the next write says why
+            if room.f_bavail * room.f_frsize < SQLITE_MIN_FREE_BYTES:
+                raise errors.DatabaseUnavailable(_DISK_FULL)
 
     # -- senders --------------------------------------------------------------------
 
@@ -536,13 +630,25 @@ class Store:
         return [None] * len(events)
 
     @retried
-    def heartbeat(self, *, worker: str, now: datetime, lease_until: datetime) -> list[int]:
-        """Renew the worker's leases (calls and results); returns its calls asked to cancel."""
+    def heartbeat(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease_until: datetime,
+        holding: Collection[int] | None = None,
+        delivering: Collection[int] | None = None,
+    ) -> list[int]:
+        """Renew the worker's leases: calls (only those in ``holding`` if given) and
+        results (only those in ``delivering`` if given); returns its calls asked to
+        cancel."""
         with self._write() as conn:
             canceled = leases.renew_call_leases(
-                conn, worker=worker, now=now, lease_until=lease_until
+                conn, worker=worker, now=now, lease_until=lease_until, holding=holding
             )
-            delivery_queries.renew_delivery_leases(conn, worker=worker, lease_until=lease_until)
+            delivery_queries.renew_delivery_leases(
+                conn, worker=worker, lease_until=lease_until, holding=delivering
+            )
             return canceled
 
     @retried
@@ -633,11 +739,25 @@ class Store:
 
     @retried
     def claim_deliveries(
-        self, *, worker: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        in_flight: Mapping[int, int] | None = None,
+        per_sender: int | None = None,
     ) -> list[delivery_queries.DeliveryJob]:
+        """Lease due results (see ``queries.deliveries.claim_deliveries``)."""
         with self._write() as conn:
             return delivery_queries.claim_deliveries(
-                conn, worker=worker, now=now, lease_until=lease_until, limit=limit
+                conn,
+                worker=worker,
+                now=now,
+                lease_until=lease_until,
+                limit=limit,
+                in_flight=in_flight,
+                per_sender=per_sender,
             )
 
     @retried

@@ -181,7 +181,7 @@ class SipDriver:
             ),
             bind_host=bind_host,
             bind_port=bind_port,
-            timers=timers,
+            timers=timers or Timers(t1_s=settings.t1_s),
             contact_host=advertised_host,
         )
         self.advertised_host = advertised_host
@@ -296,8 +296,11 @@ class SipDriver:
             self._spawn(self._abandon(call))
             raise
         except TransactionTimeout:
+            timeout_s = self.agent.timers.timeout_s
             return DialResult(
-                calls.Outcome.UNREACHABLE, "no response from the trunk (timer B)"
+                calls.Outcome.UNREACHABLE,
+                f"no response from the trunk {self.settings.trunk} within {timeout_s:g} s"
+                " (timer B)",
             ), False
         except TransportError as exc:
             return DialResult(calls.Outcome.UNREACHABLE, f"transport error: {exc}"), False

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,7 @@ class DeliveryJob:
     attempts: int  # made before this one
     created_at: datetime
     secret: str  # the sender's current result signing secret
+    sender_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +73,23 @@ class Delivery:
 
 
 def claim_deliveries(
-    conn: Connection, *, worker: str, now: datetime, lease_until: datetime, limit: int
+    conn: Connection,
+    *,
+    worker: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    in_flight: Mapping[int, int] | None = None,
+    per_sender: int | None = None,
 ) -> list[DeliveryJob]:
-    """Lease due results to this worker (those of a dead worker once their lease ran out)."""
+    """Lease due results to this worker (those of a dead worker once their lease ran out).
+
+    With ``per_sender``, no sender gets more than that many posts in flight, counting
+    ``in_flight`` (sender id -> posts this worker has out now): a sender whose result_url
+    answers slowly holds at most its share of the worker's posts, never all of them.
+    """
+    taken = Counter(in_flight or {})
+    full = [sender for sender, count in taken.items() if per_sender and count >= per_sender]
     query = (
         sa.select(
             deliveries.c.id,
@@ -93,9 +109,16 @@ def claim_deliveries(
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         .limit(limit)
     )
+    if full:
+        query = query.where(deliveries.c.sender_id.not_in(full))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=deliveries)
-    rows = conn.execute(query).all()
+    rows = []
+    for row in conn.execute(query):
+        if per_sender and taken[row.sender_id] >= per_sender:
+            continue  # the others' turn: the next claim skips this sender altogether
+        taken[row.sender_id] += 1
+        rows.append(row)
     if not rows:
         return []
     conn.execute(
@@ -120,6 +143,7 @@ def claim_deliveries(
             attempts=r.attempts,
             created_at=r.created_at,
             secret=secrets[r.sender_id],
+            sender_id=r.sender_id,
         )
         for r in rows
     ]
@@ -170,15 +194,24 @@ def record_deliveries(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> 
     )
 
 
-def renew_delivery_leases(conn: Connection, *, worker: str, lease_until: datetime) -> None:
-    """Keep the results this worker is posting (found by a read, then updated by id:
-    see ``leases.renew_call_leases`` on deadlocks)."""
+def renew_delivery_leases(
+    conn: Connection,
+    *,
+    worker: str,
+    lease_until: datetime,
+    holding: Collection[int] | None = None,
+) -> None:
+    """Keep the results this worker is posting, only those in ``holding`` if given (a
+    claim whose answer was lost runs out of lease and is posted by another); found by a
+    read, then updated by id: see ``leases.renew_call_leases`` on deadlocks."""
     ids = sorted(
-        conn.execute(
+        found
+        for found in conn.execute(
             sa.select(deliveries.c.id).where(
                 deliveries.c.lease_owner == worker, deliveries.c.state == PENDING
             )
         ).scalars()
+        if holding is None or found in holding
     )
     if ids:
         conn.execute(
