@@ -10,7 +10,9 @@ calls-per-second slot; each attempt runs as its own task:
         yes: connected is recorded first (an answered call is never dialed again),
              then ;postd= digits, the start_url POST (a GET when the server refuses
              POST: event start_url_get_fallback) and the VoiceXML session, until
-             either side hangs up, the application ends, or the maximum duration
+             either side hangs up, the application ends, or the maximum duration;
+             an unexpected error from then on (event internal_error) hangs up and
+             still ends the call completed
     -> the attempt's end, with the transcript, in one write (and the result in the
        outbox if the call is final)
 
@@ -49,6 +51,7 @@ PACING_HORIZON_S = 1.0  # calls-per-second slots are handed out this far ahead
 SWEEP_EVERY_S = 1.0
 CLAIM_GATHER_S = 0.05
 DRAIN_S = 10.0  # on stop, calls up get this long to end before they are cut
+MAX_ERROR_DETAIL = 500  # characters of an internal error's message kept in the history
 
 
 def worker_name() -> str:
@@ -248,6 +251,8 @@ class Dialer:
             # Cut at shutdown: the lease runs out and another worker takes it over.
             raise
         except Exception as exc:
+            # Before the answer only (``_talk`` keeps every later error to itself): the
+            # callee never heard us, so the attempt counts as unreachable and is retried.
             log.exception("dialer.attempt_failed call_id=%d attempt=%d", call.id, claim.attempt)
             end = self._unanswered(
                 claim, calls.Outcome.UNREACHABLE, f"internal error: {type(exc).__name__}"
@@ -307,39 +312,28 @@ class Dialer:
             raise
 
     async def _talk(self, claim: Claim, result: DialResult, stop: _Stop) -> AttemptEnd:
+        """The answered call, to its end. Whatever fails from here on (the interpreter,
+        the store, the leg), the call ends ``completed``: it was answered, so it is never
+        dialed again (issue 12); the error is an event of its history."""
         call = claim.call
         leg = result.leg
         assert leg is not None
         callee_type = (result.callee_type or calls.CalleeType.UNKNOWN).value
         answered_at = self.clock.now()
-        # Durable before anything is said: an answered call is never dialed again.
-        await self._connected.submit(
-            (call.id, claim.attempt, self.worker, answered_at, callee_type)
-        )
-        self.calls_answered += 1
         channel = RecordingChannel(leg, self.clock, call.id, claim.attempt)
-        session = asyncio.ensure_future(self._session(claim, leg, channel, callee_type))
-        stopping = asyncio.ensure_future(stop.event.wait())
-        too_long = asyncio.ensure_future(self.clock.sleep(self.settings.max_call_s))
         try:
-            done, _ = await asyncio.wait(
-                {session, stopping, too_long}, return_when=asyncio.FIRST_COMPLETED
+            # Durable before anything is said: an answered call is never dialed again.
+            await self._connected.submit(
+                (call.id, claim.attempt, self.worker, answered_at, callee_type)
             )
-        finally:
-            stopping.cancel()
-            too_long.cancel()
-        if session in done:
-            cause = session.result()
-        else:
-            session.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await session
-            cause = {
-                "cancel": "canceled by request; hung up",
-                "shutdown": "the worker stopped; hung up",
-            }.get(stop.reason or "", f"maximum call duration ({self.settings.max_call_s:g} s)")
-            with contextlib.suppress(Exception):
-                await leg.hangup()
+            self.calls_answered += 1
+            cause = await self._converse(claim, leg, channel, callee_type, stop)
+        except Exception as exc:
+            cause = self._internal_error(claim, channel, exc)
+        # The application hangs up when it ends; this is the safety net for every other
+        # way out (a no-op on a leg already closed).
+        with contextlib.suppress(Exception):
+            await leg.hangup()
         ended_at = self.clock.now()
         channel.note("disconnected", cause, at=ended_at)
         return AttemptEnd(
@@ -355,6 +349,51 @@ class Dialer:
             duration_s=max(0, round((ended_at - answered_at).total_seconds())),
             events=channel.events,
         )
+
+    async def _converse(
+        self, claim: Claim, leg: CallLeg, channel: RecordingChannel, callee_type: str, stop: _Stop
+    ) -> str:
+        """Run the session until it ends, the call is stopped, or it lasts too long;
+        returns why the call ended."""
+        session = asyncio.ensure_future(self._session(claim, leg, channel, callee_type))
+        stopping = asyncio.ensure_future(stop.event.wait())
+        too_long = asyncio.ensure_future(self.clock.sleep(self.settings.max_call_s))
+        try:
+            done, _ = await asyncio.wait(
+                {session, stopping, too_long}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+            too_long.cancel()
+            if not session.done():
+                session.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await session
+        if session in done:
+            if session.cancelled():  # not by us: nothing in the session should do that
+                raise RuntimeError("the VoiceXML session was cancelled")
+            return session.result()  # raises what the session raised
+        return {
+            "cancel": "canceled by request; hung up",
+            "shutdown": "the worker stopped; hung up",
+        }.get(stop.reason or "", f"maximum call duration ({self.settings.max_call_s:g} s)")
+
+    def _internal_error(self, claim: Claim, channel: RecordingChannel, exc: Exception) -> str:
+        """Record an unexpected error of an answered call: the traceback in the log, the
+        exception's class and message in the call's history; returns the end's cause."""
+        call = claim.call
+        log.exception(
+            "dialer.internal_error call_id=%d attempt=%d error=%s",
+            call.id,
+            claim.attempt,
+            type(exc).__name__,
+        )
+        detail = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_DETAIL]
+        # Past the transcript's cap too: this is the event that explains the call's end.
+        channel.events.append(
+            Event(call.id, self.clock.now(), claim.attempt, "internal_error", detail)
+        )
+        return f"internal error ({type(exc).__name__}); hung up"
 
     async def _session(
         self, claim: Claim, leg: CallLeg, channel: RecordingChannel, callee_type: str
