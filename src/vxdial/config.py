@@ -161,6 +161,12 @@ class SipSettings:
     # RTP ports, "LOW-HIGH" (one even port per call, RTCP unused).
     rtp_ports: str = "20000-20999"
     codecs: tuple[str, ...] = ("PCMU", "PCMA")  # offered in this order
+    # Where the far end's media may come from besides the address and port of its SDP
+    # answer, until the first packet from there: "off" (nowhere: anyone else's RTP,
+    # keys included, is dropped), "host" (another port of that address: a NAT that
+    # rewrites ports), "any" (any address: a far end behind NAT announcing a private
+    # address). The first packet from elsewhere moves our stream there for the call.
+    rtp_latching: str = "off"
     # New INVITEs per second and calls up at once towards the trunk (the trunk's
     # limits; [dialer] cps and lines are the platform's).
     cps: float = 10.0
@@ -345,6 +351,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sim.rule.callee_type": ("voice", "answeringmachine", "fax"),
     "sim.rule.transfer": SIM_TRANSFERS,
     "sip.codecs": ("PCMU", "PCMA"),
+    "sip.rtp_latching": ("off", "host", "any"),
 }
 # Settings that hold one DTMF key or "" (any case: "a" is "A").
 _DTMF_KEY = {"sim.rule.record_key"}
