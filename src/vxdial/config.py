@@ -77,8 +77,13 @@ class DialerSettings:
     # dies, another takes its calls over once their claim is this old. Far above any
     # clock skew between hosts.
     lease_s: float = 60.0
-    # How often an idle dialer looks for due calls.
-    poll_s: float = 0.25
+    # An idle dialer (and result deliverer, and search builder) makes no query: it
+    # sleeps until the earliest due time it knows of, or until work is announced (a call
+    # queued or a campaign resumed in this process, or in another one on PostgreSQL via
+    # LISTEN/NOTIFY). It looks anyway after this many real seconds, whatever
+    # --sim-speed: the safety net for work nobody announces (another process's writes
+    # on SQLite).
+    poll_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -378,7 +383,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "dialer.ring_timeout_s": (1, 600),
     "dialer.max_call_s": (1, 86400),
     "dialer.lease_s": (5, 3600),
-    "dialer.poll_s": (0.01, 60),
+    "dialer.poll_s": (0.01, 3600),
     "delivery.timeout_s": (0.1, 600),
     "delivery.retry_for_s": (0, 30 * 86400),
     "delivery.concurrency": (1, 10_000),

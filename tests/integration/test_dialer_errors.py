@@ -81,7 +81,7 @@ def queue_one(store: Store, *, max_retries: int = 2) -> tuple[int, int]:
         now=T0,
     )
     default = store.default_campaign(sender.id, T0)
-    settings = calls.CallSettings(START, RESULT, max_retries, 60, T0, None)
+    settings = calls.CallSettings(START, RESULT, max_retries, 86400, T0, None)  # no retry here
     [call_id] = store.queue_calls(
         [CallToQueue(sender.id, default.id, calls.NewCall("15551230000"), settings, T0)]
     )

@@ -50,6 +50,10 @@ CLAIM_BATCH = 500  # calls claimed at most per cycle
 PACING_HORIZON_S = 1.0  # calls-per-second slots are handed out this far ahead
 SWEEP_EVERY_S = 1.0
 CLAIM_GATHER_S = 0.05
+# Due calls that no limit lets this worker claim yet are looked for again this often
+# (clock seconds): a line freed by another worker, or a calls-per-second slot.
+HELD_BACK_S = 0.25
+STORE_RETRY_S = 1.0  # real seconds between tries while the database is unavailable
 DRAIN_S = 10.0  # on stop, calls up get this long to end before they are cut
 MAX_ERROR_DETAIL = 500  # characters of an internal error's message kept in the history
 
@@ -116,6 +120,7 @@ class Dialer:
         # Figures for /metrics and tests.
         self.attempts_started = 0
         self.claim_cycles = 0
+        self.waits = 0  # times the loop went to sleep
         self.attempts_ended = 0
         self.calls_answered = 0
 
@@ -124,39 +129,77 @@ class Dialer:
         return len(self._up)
 
     async def run(self) -> None:
-        """Dial until ``stop()``; then let the calls up end (or cut them after a while)."""
+        """Dial until ``stop()``; then let the calls up end (or cut them after a while).
+
+        Idle, it makes no query: it sleeps until the earliest due time the store knows
+        of (``Store.next_work_at``), until work is announced (``Store.on_work``: a call
+        queued, a campaign resumed, here or in another process on PostgreSQL) or a call
+        of its own ends, and at the latest ``poll_s`` real seconds: the safety net for
+        what nobody announces (another process's writes on SQLite), which asks the store
+        for that due time (one read) and sweeps and claims only if something is due."""
         lease = timedelta(seconds=self.settings.lease_s)
         next_heartbeat = self.clock.now()
         next_sweep = self.clock.now()
+        loop = asyncio.get_running_loop()
+        unsubscribe = self.store.on_work(
+            lambda kind: _wake_from(loop, self._wake) if kind == "calls" else None
+        )
+        look = True  # sweep and claim this time round (False: the safety poll woke us)
         log.info("dialer.started worker=%s", self.worker)
         try:
             while not self._stopping.is_set():
+                # Cleared before looking: a wake from now on is not lost.
+                self._wake.clear()
                 now = self.clock.now()
+                sleep_s: float | None = None  # in the clock's seconds; None: until woken
+                poll_s = self.settings.poll_s  # real seconds
                 try:
-                    if now >= next_heartbeat:
+                    if self._up and now >= next_heartbeat:
                         await self._heartbeat(now, lease)
                         next_heartbeat = now + min(lease / 3, timedelta(seconds=1))
-                    if now >= next_sweep:
-                        swept = await self.store.run(
-                            self.store.sweep, now=now, lease_s=self.settings.lease_s
-                        )
-                        if any(swept.values()):
-                            log.info(
-                                "dialer.swept %s", " ".join(f"{k}={v}" for k, v in swept.items())
-                            )
-                        next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
-                    claimed = await self._claim(now, lease)
+                    if not look:
+                        due_s = await self._due_in(now)
+                        if due_s is not None and due_s <= 0:
+                            look = True
+                            continue
+                        sleep_s = due_s
+                    else:
+                        if now >= next_sweep:
+                            await self._sweep(now)
+                            next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
+                        claimed = await self._claim(now, lease)
+                        full = len(self._up) >= self.settings.lines
+                        if claimed and not full:
+                            continue  # more may be due at once
+                        if not full:  # (full: a call ending wakes us)
+                            due_s = await self._due_in(now)
+                            # Due, yet nothing claimed: held back by a limit (lines of
+                            # other workers, calls per second): look again shortly.
+                            sleep_s = due_s if due_s is None or due_s > 0 else HELD_BACK_S
                 except errors.Unavailable as exc:
                     log.warning("dialer.store_unavailable error=%s", exc)
-                    claimed = 0
-                if claimed == 0 or len(self._up) >= self.settings.lines:
-                    self._wake.clear()
-                    await _first_of(self._wake.wait(), self.clock.sleep(self.settings.poll_s))
-                    # Woken by a call ending: let a few more end, so one claim fills
-                    # several lines (a claim is a serialized transaction of several
-                    # statements; one per ended call was most of the work at 500 calls/s).
+                    poll_s = min(poll_s, STORE_RETRY_S)
+                if self._up:
+                    until_heartbeat = (next_heartbeat - now).total_seconds()
+                    sleep_s = until_heartbeat if sleep_s is None else min(sleep_s, until_heartbeat)
+                self.waits += 1
+                waits: list[Coroutine[Any, Any, object]] = [
+                    self._wake.wait(),
+                    self._stopping.wait(),
+                ]
+                if sleep_s is not None:
+                    waits.append(self.clock.sleep(sleep_s))
+                # The safety net, in real time whatever --sim-speed: it bounds CPU. Last:
+                # when it ends together with another, the other one counts.
+                waits.append(asyncio.sleep(poll_s))
+                look = await _first_of(*waits) != len(waits) - 1
+                # Woken by a call ending: let a few more end, so one claim fills
+                # several lines (a claim is a serialized transaction of several
+                # statements; one per ended call was most of the work at 500 calls/s).
+                if look:
                     await _first_of(self._stopping.wait(), self.clock.sleep(CLAIM_GATHER_S))
         finally:
+            unsubscribe()
             await self._drain()
             log.info(
                 "dialer.stopped worker=%s attempts=%d claim_cycles=%d",
@@ -164,6 +207,17 @@ class Dialer:
                 self.attempts_started,
                 self.claim_cycles,
             )
+
+    async def _sweep(self, now: datetime) -> None:
+        swept = await self.store.run(self.store.sweep, now=now, lease_s=self.settings.lease_s)
+        if any(swept.values()):
+            log.info("dialer.swept %s", " ".join(f"{k}={v}" for k, v in swept.items()))
+
+    async def _due_in(self, now: datetime) -> float | None:
+        """Clock seconds until the earliest due time the store knows of (0 or less: due
+        now); None if nothing is due at all."""
+        due = await self.store.run(self.store.next_work_at, now)
+        return None if due is None else (due - now).total_seconds()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -510,14 +564,23 @@ def session_variables(claim: Claim, callee_type: str) -> dict[str, object]:
     }
 
 
-async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Wait until the first of ``waits`` ends; cancel the others."""
+def _wake_from(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    """Set ``wake`` on ``loop`` from any thread (store announcements come from the
+    thread of the write)."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
+        loop.call_soon_threadsafe(wake.set)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> int:
+    """Wait until the first of ``waits`` ends; cancel the others; returns the index of
+    the one that ended (the lowest, if several did)."""
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+    return min(tasks.index(task) for task in done)
 
 
 async def _settle(futures: list[asyncio.Future[None]]) -> None:
