@@ -118,9 +118,10 @@ async def test_an_idle_dialer_makes_no_query(store: Store) -> None:
         await hang_guard(lambda: dialer.waits >= 1)
         await asyncio.sleep(0.05)
         before = sum(counts.values())
-        # An hour of simulated time, a second at a time (the old loop claimed every
-        # quarter of a simulated second, and swept and renewed its leases every second).
-        for _ in range(3600):
+        # Two hours of simulated time, a second at a time: past the safety poll's
+        # period, which counts real seconds (the old loop's poll counted simulated ones,
+        # and it swept and renewed its leases every simulated second).
+        for _ in range(2 * int(HOUR_S)):
             clock.advance(1)
             await asyncio.sleep(0)
         await asyncio.sleep(0.05)
@@ -254,7 +255,7 @@ async def test_an_idle_deliverer_makes_no_query_and_wakes_for_a_result(
     async with running_deliverer(store, clock) as deliverer:
         await settle(deliverer)
         before = sum(counts.values())
-        for _ in range(600):
+        for _ in range(2 * int(HOUR_S)):
             clock.advance(1)
             await asyncio.sleep(0)
         await asyncio.sleep(0.05)
