@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import T0
 from vxdial.config import DialerSettings, SimRule
 from vxdial.dialer import Dialer
+from vxdial.dialer.channel import MAX_TRANSCRIPT_EVENTS
 from vxdial.domain import calls, campaigns, errors, media
 from vxdial.domain.clock import ScaledClock
 from vxdial.store import CallToQueue, Store
@@ -31,15 +32,19 @@ SPEED = 1000.0  # a ring of a simulated second takes a millisecond
 
 class BrokenLeg:
     """A sim leg whose ``play`` raises an error nobody expects (a bug anywhere below
-    the interpreter)."""
+    the interpreter), after ``plays`` prompts."""
 
-    def __init__(self, leg: SimLeg) -> None:
+    def __init__(self, leg: SimLeg, plays: int = 0) -> None:
         self.leg = leg
         self.callee_type = leg.callee_type
         self.heard = leg.heard
+        self.plays = plays
 
     async def play(self, prompt: media.Prompt) -> str:
-        raise RuntimeError("the leg broke")
+        if self.plays <= 0:
+            raise RuntimeError("the leg broke")
+        self.plays -= 1
+        return await self.leg.play(prompt)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.leg, name)
@@ -48,9 +53,10 @@ class BrokenLeg:
 class BrokenLegDriver(SimDriver):
     """The sim carrier, its answered calls' legs broken."""
 
-    def __init__(self, clock: ScaledClock) -> None:
+    def __init__(self, clock: ScaledClock, plays: int = 0) -> None:
         super().__init__([SimRule(match="*", ring_seconds=1)], clock)
         self.legs: list[SimLeg] = []
+        self.plays = plays
 
     async def dial(
         self, request: DialRequest, *, on_ringing: Callable[[], None] | None = None
@@ -58,7 +64,8 @@ class BrokenLegDriver(SimDriver):
         result = await super().dial(request, on_ringing=on_ringing)
         assert isinstance(result.leg, SimLeg)
         self.legs.append(result.leg)
-        return DialResult(result.outcome, result.cause, result.callee_type, BrokenLeg(result.leg))
+        leg = BrokenLeg(result.leg, self.plays)
+        return DialResult(result.outcome, result.cause, result.callee_type, leg)
 
 
 class FailingDialDriver(SimDriver):
@@ -127,6 +134,20 @@ async def test_an_error_after_the_answer_completes_the_call_after_one_attempt(
     [leg] = driver.legs
     assert leg.end_cause == WE_HUNG_UP
     assert dialer.attempts_started == 1
+
+
+async def test_the_error_is_in_the_history_past_the_transcripts_cap(store: Store) -> None:
+    clock = ScaledClock(SPEED)
+    sender_id, call_id = queue_one(store)
+    driver = BrokenLegDriver(clock, plays=MAX_TRANSCRIPT_EVENTS + 50)
+    dialer = dialer_for(store, driver, clock)
+    prompts = "".join(f"<block><prompt>{i}.</prompt></block>" for i in range(600))
+    dialer.fetcher = MemoryFetcher({START: HELLO.replace("<block>", prompts + "<block>", 1)})
+    await dialer.run_until_idle()
+    events = [e for _, e in store.call_events(sender_id, call_id, limit=5000)]
+    assert [e.kind for e in events if e.kind == "prompt"] == ["prompt"] * MAX_TRANSCRIPT_EVENTS
+    assert [e.kind for e in events][-2:] == ["internal_error", "completed"]
+    assert store.call(sender_id, call_id).state is calls.CallState.COMPLETED
 
 
 async def test_a_failed_write_of_the_answer_still_completes_the_call(store: Store) -> None:
