@@ -83,7 +83,7 @@ class DialerSettings:
     # LISTEN/NOTIFY). It looks anyway after this many real seconds, whatever
     # --sim-speed: the safety net for work nobody announces (another process's writes
     # on SQLite).
-    poll_s: float = 5.0
+    poll_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ LEASE_S = 120.0  # renewed every third of it while the post is in flight
 # Due results that could not be leased (another worker's, for now) are looked for
 # again this often (clock seconds).
 HELD_BACK_S = 0.25
-POLL_S = 5.0  # real seconds: the safety net of an idle deliverer (``poll_s`` argument)
+POLL_S = 10.0  # real seconds: the safety net of an idle deliverer (``poll_s`` argument)
 STORE_RETRY_S = 1.0  # real seconds between tries while the database is unavailable
 
 
