@@ -40,8 +40,9 @@ log = logging.getLogger("vxdial")
 # submits and result_url later): a shared connection pool with keep-alive.
 HTTP_CONNECTIONS = 200
 GC_THRESHOLD_GEN0 = 20_000
+# Maintenance runs on real time whatever --sim-speed (a simulated minute at speed 30
+# would be every 2 s): its cost must not grow with the speed of the simulated world.
 HOUSEKEEPING_S = 60.0
-SEARCH_BUILD_S = 2.0
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -126,8 +127,13 @@ async def running_services(
         )
         intake = Intake(store, clock, probe, settings.intake)
         await _housekeep(intake)
-        background.append(asyncio.create_task(_housekeep_every(intake, clock, HOUSEKEEPING_S)))
-        background.append(asyncio.create_task(_build_searches_every(store, clock, SEARCH_BUILD_S)))
+        background.append(asyncio.create_task(_housekeep_every(intake, HOUSEKEEPING_S)))
+        background.append(
+            asyncio.create_task(_build_searches(store, clock, settings.dialer.poll_s))
+        )
+        # Other processes' announcements (PostgreSQL LISTEN), for the loops below and
+        # the search builds; nothing to do on SQLite.
+        background.append(asyncio.create_task(store.relay_work()))
         if dialing:
             fetcher = voicexml.HttpFetcher(http, timeout_s=settings.intake.url_check_timeout_s)
             driver = driver or driver_for(settings, clock, fetcher)
@@ -150,8 +156,8 @@ async def running_services(
                 settings=settings.delivery,
                 worker=worker,
                 policy=egress,
+                poll_s=settings.dialer.poll_s,
             )
-            dialer.delivering = deliverer.delivering  # its heartbeat keeps their leases
             background.append(asyncio.create_task(dialer.run()))
             background.append(asyncio.create_task(deliverer.run()))
         yield Services(
@@ -171,7 +177,7 @@ async def running_services(
             dialer.stop()
         if deliverer is not None:
             deliverer.stop()
-        for task in background[:2]:  # housekeeping and search builds: just stop
+        for task in background[:3]:  # housekeeping, search builds, the relay: just stop
             task.cancel()
         if background:
             await asyncio.gather(*background, return_exceptions=True)
@@ -193,24 +199,48 @@ async def _housekeep(intake: Intake) -> None:
         log.info("intake.expired_idempotency_keys count=%d", keys)
 
 
-async def _housekeep_every(intake: Intake, clock: Clock, period_s: float) -> None:
+async def _housekeep_every(intake: Intake, period_s: float) -> None:
     while True:
-        await clock.sleep(period_s)
+        await asyncio.sleep(period_s)  # real time: see HOUSEKEEPING_S
         await _housekeep(intake)
 
 
-async def _build_searches_every(store: Store, clock: Clock, period_s: float) -> None:
+async def _build_searches(store: Store, clock: Clock, poll_s: float) -> None:
     """Make newly uploaded campaigns searchable in the web interface, off the upload's
-    path (see store.tables.call_search)."""
-    while True:
-        await clock.sleep(period_s)
-        try:
-            built = await store.run(store.build_searches, clock.now())
-        except errors.Unavailable as exc:
-            log.warning("web.search_build_failed error=%s", exc)
-            continue
-        if built:
-            log.info("web.search_built campaigns=%d", built)
+    path (see store.tables.call_search): when an upload is announced finished (here,
+    or in another process on PostgreSQL), and every ``poll_s`` real seconds for those
+    nobody announces (another process on SQLite)."""
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def announced(kind: str) -> None:
+        if kind == "searches":
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                loop.call_soon_threadsafe(wake.set)
+
+    unsubscribe = store.on_work(announced)
+    try:
+        while True:
+            wake.clear()
+            try:
+                built = await store.run(store.build_searches, clock.now())
+            except errors.Unavailable as exc:
+                log.warning("web.search_build_failed error=%s", exc)
+                built = 0
+            if built:
+                log.info("web.search_built campaigns=%d", built)
+                continue  # there may be more than one pass builds
+            waits = [
+                asyncio.ensure_future(wake.wait()),
+                asyncio.ensure_future(asyncio.sleep(poll_s)),
+            ]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+    finally:
+        unsubscribe()
 
 
 def tune_garbage_collector() -> None:

@@ -98,8 +98,13 @@ class DialerSettings:
     # dies, another takes its calls over once their claim is this old. Far above any
     # clock skew between hosts.
     lease_s: float = 60.0
-    # How often an idle dialer looks for due calls.
-    poll_s: float = 0.25
+    # An idle dialer (and result deliverer, and search builder) makes no query: it
+    # sleeps until the earliest due time it knows of, or until work is announced (a call
+    # queued or a campaign resumed in this process, or in another one on PostgreSQL via
+    # LISTEN/NOTIFY). It looks anyway after this many real seconds, whatever
+    # --sim-speed: the safety net for work nobody announces (another process's writes
+    # on SQLite).
+    poll_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,12 @@ class SipSettings:
     # RTP ports, "LOW-HIGH" (one even port per call, RTCP unused).
     rtp_ports: str = "20000-20999"
     codecs: tuple[str, ...] = ("PCMU", "PCMA")  # offered in this order
+    # Where the far end's media may come from besides the address and port of its SDP
+    # answer, until the first packet from there: "off" (nowhere: anyone else's RTP,
+    # keys included, is dropped), "host" (another port of that address: a NAT that
+    # rewrites ports), "any" (any address: a far end behind NAT announcing a private
+    # address). The first packet from elsewhere moves our stream there for the call.
+    rtp_latching: str = "off"
     # New INVITEs per second and calls up at once towards the trunk (the trunk's
     # limits; [dialer] cps and lines are the platform's).
     cps: float = 10.0
@@ -400,6 +411,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sim.rule.callee_type": ("voice", "answeringmachine", "fax"),
     "sim.rule.transfer": SIM_TRANSFERS,
     "sip.codecs": ("PCMU", "PCMA"),
+    "sip.rtp_latching": ("off", "host", "any"),
 }
 # Settings that hold one DTMF key or "" (any case: "a" is "A").
 _DTMF_KEY = {"sim.rule.record_key"}
@@ -440,7 +452,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "dialer.ring_timeout_s": (1, 600),
     "dialer.max_call_s": (1, 86400),
     "dialer.lease_s": (5, 3600),
-    "dialer.poll_s": (0.01, 60),
+    "dialer.poll_s": (0.01, 3600),
     "delivery.timeout_s": (0.1, 600),
     "delivery.retry_for_s": (0, 30 * 86400),
     "delivery.concurrency": (1, 10_000),

@@ -334,17 +334,22 @@ def web(database_url: str, webapp: WebApp) -> Iterator[Web]:
 
 @pytest.fixture
 def start_dialing(database_url: str, webapp: WebApp) -> Iterator[Callable[..., Dialing]]:
-    """``start_dialing(*sim_rules, lines=..., sender_lines=..., max_call_s=...)``: a vxdial
-    serving and dialing through the sim carrier at ``SPEED``, sender alice (PIN 1111)."""
+    """``start_dialing(*sim_rules, lines=..., sender_lines=..., max_call_s=..., poll_s=...)``:
+    a vxdial serving and dialing through the sim carrier at ``SPEED``, sender alice (PIN
+    1111)."""
     stack: list[Any] = []
 
     def start(
-        *rules: SimRule, lines: int = 100, sender_lines: int | None = None, max_call_s: float = 3600
+        *rules: SimRule,
+        lines: int = 100,
+        sender_lines: int | None = None,
+        max_call_s: float = 3600,
+        poll_s: float = 1.0,
     ) -> Dialing:
         settings = make_settings(
             database_url,
             dialer=DialerSettings(
-                lines=lines, cps=1000, poll_s=1.0, lease_s=120, max_call_s=max_call_s
+                lines=lines, cps=1000, poll_s=poll_s, lease_s=120, max_call_s=max_call_s
             ),
             sim=SimSettings(speed=SPEED, rule=rules),
         )

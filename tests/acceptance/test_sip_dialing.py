@@ -273,3 +273,28 @@ def test_a_busy_callee_is_stored_with_the_sip_status_as_cause(
     assert (attempt["outcome"], attempt["cause"]) == ("busy", "SIP 486 Busy Here")
     assert sipp.wait(30) == 0, sipp.errors()
     assert webapp.seen("/start.vxml", "POST") == []  # nobody answered: no application
+
+
+def test_an_error_inside_the_interpreter_hangs_up_and_completes_the_call(
+    start_sip_dialing: Start, database_url: str, webapp: WebApp, tmp_path: Path
+) -> None:
+    """Issue 12, item 4, over SIP: 250 nested <if> (a RecursionError in the interpreter,
+    or its own VoiceXML error) after the answer: our BYE, one attempt, completed."""
+    sipp = Sipp.uas("uas_answer.xml", tmp_path)
+    dialing = start_sip_dialing(sipp, database_url)
+    webapp.bodies["/start.vxml"] = (
+        b'<?xml version="1.0"?><vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">'
+        b"<form><block>" + b'<if cond="true">' * 250 + b"Deep." + b"</if>" * 250
+    ) + b"</block></form></vxml>"
+    call = dialing.queue(max_retries=0)
+    [result] = dialing.wait_results(1)
+    assert (result["result"], result["callee_type"], result["attempts"]) == (
+        "completed",
+        "voice",
+        "1",
+    )
+    assert sipp.wait(30) == 0, sipp.errors()  # it got our BYE
+    [attempt] = dialing.attempts(call["id"])
+    assert attempt["outcome"] == "answer"
+    kinds = [e["kind"] for e in dialing.events(call["id"])]
+    assert {"internal_error", "application_error"} & set(kinds), kinds

@@ -202,6 +202,28 @@ def test_an_uncaught_event_is_named_with_a_nonzero_status(
         assert "missing.vxml" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('<log expr="String.fromCharCode(0xD800)"/>', "UnicodeDecodeError"),
+        ('<if cond="true">' * 250 + "<prompt>Deep.</prompt>" + "</if>" * 250, "RecursionError"),
+    ],
+    ids=["surrogate", "nested-ifs"],
+)
+def test_an_error_inside_the_interpreter_is_named_never_a_traceback(
+    tmp_path: Path, body: str, error: str
+) -> None:
+    """Issue 12, item 4. The interpreter may come to make these documents VoiceXML
+    errors of its own; either way one line names the error, with exit status 1."""
+    path = tmp_path / "hostile.vxml"
+    path.write_text(vxml(f"<form><block>{body}</block></form>"))
+    result = vxdial_try(str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = lines(result.stderr)
+    assert line.startswith(f"internal_error: {error}: ") or line.startswith("error."), line
+
+
 def test_a_missing_start_file_is_error_badfetch(tmp_path: Path) -> None:
     result = vxdial_try(str(tmp_path / "nowhere.vxml"))
     assert result.returncode == 1

@@ -207,3 +207,49 @@ def test_two_workers_share_five_thousand_calls_without_duplicates(
     call_ids = [parse_qs(p.body.decode())["call_id"][0] for p in webapp.seen("/result", "POST")]
     assert len(call_ids) == len(set(call_ids)) == 5000
     assert states(database_url) == Counter({"completed": 5000})
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_call_queued_by_the_api_process_wakes_an_idle_worker_over_postgresql(
+    workers_env: tuple[Workers, httpx.Client, Path], webapp: WebApp, database_url: str
+) -> None:
+    """Issue 12, item 17: the worker's safety poll is an hour; the call queued by the
+    API (another process) reaches it by PostgreSQL NOTIFY, and so does its result's."""
+    workers, client, config = workers_env
+    config.write_text(
+        '[dialer]\ncps = 1000\npoll_s = 3600\n[[sim.rule]]\nmatch = "*"\nring_seconds = 0\n'
+    )
+    webapp.bodies["/start.vxml"] = HELLO
+    workers.start()
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    name = engine.url.database
+
+    def listening() -> bool:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = :name AND query = 'LISTEN vxdial_work'"
+                    ),
+                    {"name": name},
+                ).scalar()
+            )
+
+    try:
+        wait_for(listening, 60)
+    finally:
+        engine.dispose()
+    time.sleep(1)  # past the worker's first look (not needed for the outcome)
+    response = client.post(
+        "/api/v1/calls",
+        json={
+            "phone_number": "15551230000",
+            "start_url": webapp.url("/start.vxml"),
+            "result_url": webapp.url("/result"),
+        },
+    )
+    assert response.status_code == 201, response.text
+    wait_for(lambda: len(webapp.seen("/result", "POST")) >= 1, 60)  # a hang guard
+    [post] = webapp.seen("/result", "POST")
+    assert parse_qs(post.body.decode())["result"] == ["completed"]

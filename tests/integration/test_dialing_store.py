@@ -9,7 +9,7 @@ from tests.conftest import T0
 from vxdial.domain import calls, campaigns
 from vxdial.store import CallToQueue, Store
 from vxdial.store.leases import DialLimits
-from vxdial.store.queries.attempts import AttemptEnd
+from vxdial.store.queries.attempts import AttemptEnd, Event
 
 SETTINGS = calls.CallSettings("http://a.example/s", "http://a.example/r", 1, 60, T0, None)
 LIMITS = DialLimits(lines=100, cps=1000, horizon_s=1.0)
@@ -113,3 +113,29 @@ def test_a_taken_over_call_ignores_its_old_worker(store: Store) -> None:
         ("lost", False),
         (None, True),
     ]
+
+
+def test_odd_characters_in_a_calls_history_are_stored_escaped(store: Store) -> None:
+    """A NUL (PostgreSQL text refuses it) or a lone surrogate (UTF-8 cannot encode it)
+    from a call's application must not fail the write of the attempt's end."""
+    sender = setup(store, 1)
+    [c] = claim(store, "w1")
+    odd = "A\x00B\ud800C"
+    end = AttemptEnd(
+        c.call,
+        c.attempt,
+        "w1",
+        calls.Outcome.ANSWER,
+        f"the application failed: {odd}",
+        "voice",
+        T0,
+        calls.CallState.COMPLETED,
+        None,
+        0,
+        events=[Event(c.call.id, T0, c.attempt, "prompt", odd)],
+    )
+    assert store.finish_attempts([end]) == [True]
+    details = [e.detail for _, e in store.call_events(sender.id, c.call.id) if e.kind == "prompt"]
+    assert details == ["A\\x00B\\ud800C"]
+    [attempt] = store.call_attempts(sender.id, c.call.id)
+    assert attempt.cause == "the application failed: A\\x00B\\ud800C"

@@ -258,23 +258,140 @@ async def test_send_dtmf_without_telephone_events_plays_tones(engine: MediaEngin
     assert len(audio_packets(peer.packets)) == 5  # 100 ms of 770 + 1336 Hz
 
 
-async def test_the_stream_latches_to_where_packets_come_from(engine: MediaEngine) -> None:
-    announced = await open_peer()  # what the SDP said, never heard from
-    actual = await open_peer()  # where the far end's packets really come from
+# -- where media is accepted from (issue 12, item 5) -------------------------------------
+#
+# Datagrams sent one after another to the same socket on loopback arrive in that order,
+# so a packet from the expected peer sent last tells when the ones before it were handled.
+
+
+async def open_peer_on(host: str) -> Peer:
+    loop = asyncio.get_running_loop()
+    _, peer = await loop.create_datagram_endpoint(Peer, local_addr=(host, 0))
+    _peers.append(peer)
+    return peer
+
+
+async def handled(session: RtpSession, peer: Peer) -> None:
+    """Send an audio packet from ``peer`` (the expected far end) and wait until the
+    session has taken it: every datagram sent to the session before it was handled."""
+    received = session.packets_received
+    peer.send(session, 0, 0, b"\xff" * 160)
+    await asyncio.wait_for(_until(lambda: session.packets_received > received), 5)
+
+
+@pytest.fixture
+async def latching_engines() -> AsyncIterator[Callable[[str], MediaEngine]]:
+    made: list[MediaEngine] = []
+
+    def make(latching: str) -> MediaEngine:
+        base = 31000 + (os.getpid() % 500) * 40 + len(made) * 8
+        media = MediaEngine(
+            bind_host="127.0.0.1", port_min=base, port_max=base + 7, latching=latching
+        )
+        made.append(media)
+        return media
+
+    yield make
+    for media in made:
+        await media.aclose()
+
+
+async def test_media_from_another_port_is_dropped(engine: MediaEngine) -> None:
+    announced = await open_peer()  # the address and port of the SDP answer
+    hijacker = await open_peer()  # the same host, another port
     session = await engine.open_session()
     session.connect("127.0.0.1", announced.port, PCMU, EVENT_PT)
     await announced.wait_for(lambda packets: len(packets) >= 3)
-    actual.send(session, 0, 0, b"\xff" * 160)
+    # Before the far end's first packet, and after it: audio and a key, both refused.
+    hijacker.send(session, 0, 0, b"\x00" * 160)
+    hijacker.send_key(session, "1", 1000)
+    await handled(session, announced)
+    hijacker.send_key(session, "9", 2000)
+    await handled(session, announced)
+    assert session.take_digits() == ""
+    assert session.remote == ("127.0.0.1", announced.port)
+    assert session.packets_dropped == 1 + 6 + 6  # a key is six packets
+    assert engine.packets_dropped == session.packets_dropped
+    # Our audio keeps going to the SDP's address, never to the hijacker.
+    sent = len(announced.packets)
+    await announced.wait_for(lambda packets: len(packets) >= sent + 5)
+    assert hijacker.packets == []
+    # The far end's own key counts.
+    announced.send_key(session, "2", 3000)
+    await handled(session, announced)
+    assert session.take_digits() == "2"
+
+
+async def test_media_before_the_answer_is_dropped(engine: MediaEngine) -> None:
+    stranger = await open_peer()
+    announced = await open_peer()
+    session = await engine.open_session()  # offered, not yet answered
+    stranger.send_key(session, "1", 1000)
+    session.connect("127.0.0.1", announced.port, PCMU, EVENT_PT)
+    await handled(session, announced)
+    assert session.take_digits() == ""
+    assert session.packets_dropped == 6
+
+
+async def test_latching_host_follows_a_nat_port_until_the_far_end_is_heard(
+    latching_engines: Callable[[str], MediaEngine],
+) -> None:
+    engine = latching_engines("host")
+    announced = await open_peer()  # what the SDP said, never heard from
+    actual = await open_peer()  # where the far end's packets come from (its NAT's port)
+    session = await engine.open_session()
+    session.connect("127.0.0.1", announced.port, PCMU, EVENT_PT)
+    await announced.wait_for(lambda packets: len(packets) >= 3)
+    actual.send_key(session, "1", 1000)
     await actual.wait_for(lambda packets: len(packets) >= 5)
     assert session.remote == ("127.0.0.1", actual.port)
-    # Latched once: a stray from a third address does not move the stream.
-    stray = await open_peer()
-    stray.send(session, 0, 0, b"\xff" * 160)
-    await asyncio.wait_for(_until(lambda: session.packets_received >= 2), 5)
+    # Latched once: a hijacker from a third port does not move the stream or press keys.
+    hijacker = await open_peer()
+    hijacker.send_key(session, "9", 2000)
+    await handled(session, actual)
+    assert session.take_digits() == "1"
     assert session.remote == ("127.0.0.1", actual.port)
-    # A re-INVITE (connect again) announces a new address and latches anew.
-    session.connect("127.0.0.1", stray.port, PCMU, EVENT_PT)
-    await stray.wait_for(lambda packets: len(packets) >= 3)
+    assert session.packets_dropped == 6
+    # A re-INVITE (connect again) announces a new address and may latch anew.
+    session.connect("127.0.0.1", hijacker.port, PCMU, EVENT_PT)
+    await hijacker.wait_for(lambda packets: len(packets) >= 3)
+
+
+async def test_latching_never_after_the_far_end_was_heard(
+    latching_engines: Callable[[str], MediaEngine],
+) -> None:
+    engine = latching_engines("host")
+    announced = await open_peer()
+    hijacker = await open_peer()
+    session = await engine.open_session()
+    session.connect("127.0.0.1", announced.port, PCMU, EVENT_PT)
+    await handled(session, announced)  # the far end's first packet
+    hijacker.send_key(session, "1", 1000)
+    await handled(session, announced)
+    assert session.take_digits() == ""
+    assert session.remote == ("127.0.0.1", announced.port)
+    assert session.packets_dropped == 6
+
+
+async def test_latching_host_stays_on_the_host_and_any_does_not(
+    latching_engines: Callable[[str], MediaEngine],
+) -> None:
+    """127.0.0.2 is another host for the session (the whole of 127/8 is loopback)."""
+    for latching, moves in (("host", False), ("any", True)):
+        engine = latching_engines(latching)
+        announced = await open_peer()
+        elsewhere = await open_peer_on("127.0.0.2")
+        session = await engine.open_session()
+        session.connect("127.0.0.1", announced.port, PCMU, EVENT_PT)
+        elsewhere.send_key(session, "1", 1000)
+        if moves:
+            await elsewhere.wait_for(lambda packets: len(packets) >= 3)
+            assert session.remote == ("127.0.0.2", elsewhere.port)
+            assert session.take_digits() == "1"
+        else:
+            await handled(session, announced)
+            assert session.remote == ("127.0.0.1", announced.port)
+            assert session.take_digits() == ""
 
 
 def wav_frames(data: bytes) -> tuple[int, bytes]:

@@ -36,7 +36,7 @@ import json
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol
@@ -534,7 +534,9 @@ async def run_call(
             ),
         )
         session_task = asyncio.ensure_future(
-            voicexml.run_session(start, channel=channel, fetcher=fetcher, session=session)
+            _named_errors(
+                voicexml.run_session(start, channel=channel, fetcher=fetcher, session=session)
+            )
         )
         if time_limit_s is None:
             return await session_task
@@ -549,6 +551,17 @@ async def run_call(
         with contextlib.suppress(asyncio.CancelledError):
             await session_task
         return None
+
+
+async def _named_errors(session: Awaitable[SessionEnd]) -> SessionEnd:
+    """An unexpected error inside the interpreter ends the call as the dialer's does
+    (event internal_error): named on one line with exit status 1, never a traceback."""
+    from vxdial.voicexml import SessionEnd
+
+    try:
+        return await session
+    except Exception as exc:
+        return SessionEnd("error", "internal_error", f"{type(exc).__name__}: {exc}")
 
 
 async def _main(

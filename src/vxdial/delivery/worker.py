@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import hmac
 import logging
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 
@@ -25,8 +28,13 @@ log = logging.getLogger("vxdial.delivery")
 
 FIRST_RETRY_S = 10.0
 MAX_RETRY_S = 3600.0
-LEASE_S = 120.0
-POLL_S = 0.25
+LEASE_S = 120.0  # renewed every third of it while the post is in flight
+# Due results that could not be leased (another worker's, for now) are looked for
+# again this often (clock seconds).
+HELD_BACK_S = 0.25
+POLL_S = 10.0  # real seconds: the safety net of an idle deliverer (``poll_s`` argument)
+STORE_RETRY_S = 1.0  # real seconds between tries while the database is unavailable
+GATHER_S = 0.05  # real seconds: see run()
 # Of result_url's answer only the status matters; its first bytes are read (the start of
 # a refusal's text goes into the try's error, as the call's deliveries show it) and the
 # connection is dropped if more was coming: an answer of any size costs this much.
@@ -66,6 +74,7 @@ class Deliverer:
         settings: DeliverySettings,
         worker: str,
         policy: EgressPolicy,
+        poll_s: float = POLL_S,
     ) -> None:
         self.store = store
         self.http = http
@@ -73,6 +82,7 @@ class Deliverer:
         self.settings = settings
         self.worker = worker
         self.policy = policy
+        self.poll_s = poll_s
         self._in_flight: set[asyncio.Task[None]] = set()
         self._by_sender: Counter[int] = Counter()  # posts in flight per sender
         self._posting: dict[asyncio.Task[None], int] = {}  # task -> delivery id
@@ -86,33 +96,84 @@ class Deliverer:
         self._store_down = False
         self.delivered = 0  # read by the metrics
         self.failed_attempts = 0
+        self.waits = 0  # times the loop went to sleep
 
     async def run(self) -> None:
-        """Post due results until ``stop()``; posts in flight then finish (or are cut)."""
+        """Post due results until ``stop()``; posts in flight then finish (or are cut).
+
+        Idle, it makes no query: it sleeps until the next result is due
+        (``Store.next_delivery_at``), until results are announced (``Store.on_work``:
+        an attempt's end here, a cancel in another process on PostgreSQL) or a post of
+        its own ends, and at the latest ``poll_s`` real seconds."""
+        lease = timedelta(seconds=LEASE_S)
+        next_renewal = self.clock.now()
+        loop = asyncio.get_running_loop()
+
+        def announced(kind: str) -> None:
+            if kind == "results":
+                with contextlib.suppress(RuntimeError):  # the loop is closed
+                    loop.call_soon_threadsafe(self._wake.set)
+
+        unsubscribe = self.store.on_work(announced)
+        look = True  # claim this time round (False: the safety poll woke us)
         try:
             while not self._stopping.is_set():
-                claimed = 0
-                asks = len(self._in_flight) < self.settings.concurrency  # _claim queries
+                self._wake.clear()  # before looking: a wake from now on is not lost
+                now = self.clock.now()
+                sleep_s: float | None = None  # in the clock's seconds; None: until woken
+                poll_s = self.poll_s
                 try:
-                    claimed = await self._claim()
+                    if self._in_flight and now >= next_renewal:
+                        await self.store.run(
+                            self.store.renew_deliveries,
+                            worker=self.worker,
+                            lease_until=now + lease,
+                            holding=self.delivering(),
+                        )
+                        next_renewal = now + lease / 3
+                    room = self.settings.concurrency - len(self._in_flight)
+                    if look and room > 0:
+                        claimed = await self._claim()
+                        room = self.settings.concurrency - len(self._in_flight)
+                        if claimed and room > 0:
+                            continue
+                    if room > 0:  # (none: a post ending wakes us)
+                        due = await self.store.run(self.store.next_delivery_at, now)
+                        if due is not None:
+                            wait_s = (due - now).total_seconds()
+                            if wait_s <= 0 and not look:  # the safety poll found some
+                                look = True
+                                continue
+                            # Due, yet nothing claimed: leased by another worker, for now.
+                            sleep_s = wait_s if wait_s > 0 else HELD_BACK_S
                 except errors.Unavailable as exc:
                     if not self._store_down:  # once per outage, not once per poll
                         log.warning("delivery.store_unavailable error=%s", exc)
                     self._store_down = True
+                    poll_s = min(poll_s, STORE_RETRY_S)
                 else:
-                    if self._store_down and asks:
+                    if self._store_down:
                         log.info("delivery.store_available worker=%s", self.worker)
                         self._store_down = False
-                if claimed == 0:
-                    self._wake.clear()
-                    wake = asyncio.ensure_future(self._wake.wait())
-                    pause = asyncio.ensure_future(self.clock.sleep(POLL_S))
-                    try:
-                        await asyncio.wait({wake, pause}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        wake.cancel()
-                        pause.cancel()
+                if self._in_flight:
+                    until_renewal = (next_renewal - now).total_seconds()
+                    sleep_s = until_renewal if sleep_s is None else min(sleep_s, until_renewal)
+                self.waits += 1
+                waits: list[Coroutine[Any, Any, object]] = [self._wake.wait()]
+                if sleep_s is not None:
+                    waits.append(self.clock.sleep(sleep_s))
+                # Real time whatever --sim-speed (it bounds CPU); last: when it ends
+                # together with another, the other one counts.
+                waits.append(asyncio.sleep(poll_s))
+                first = await _first_of(*waits)
+                look = first != len(waits) - 1
+                if first == 0:
+                    # Woken by results written or a post ended: let a few more come, so
+                    # one claim (a write transaction) takes several; an attempt's end
+                    # announces its result, hundreds a second under load.
+                    await _first_of(self._stopping.wait(), asyncio.sleep(GATHER_S))
         finally:
+            unsubscribe()
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=self.settings.timeout_s + 1)
 
@@ -224,3 +285,15 @@ class Deliverer:
             await self._record.submit(outcome)
         except errors.Unavailable:
             log.error("delivery.not_recorded delivery=%s: left to the lease", job.delivery_key)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> int:
+    """Wait until the first of ``waits`` ends; cancel the others; returns the index of
+    the one that ended (the lowest, if several did)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return min(tasks.index(task) for task in done)

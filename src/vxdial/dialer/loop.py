@@ -10,7 +10,9 @@ calls-per-second slot; each attempt runs as its own task:
         yes: connected is recorded first (an answered call is never dialed again),
              then ;postd= digits, the start_url POST (a GET when the server refuses
              POST: event start_url_get_fallback) and the VoiceXML session, until
-             either side hangs up, the application ends, or the maximum duration
+             either side hangs up, the application ends, or the maximum duration;
+             an unexpected error from then on (event internal_error) hangs up and
+             still ends the call completed
     -> the attempt's end, with the transcript, in one write (and the result in the
        outbox if the call is final)
 
@@ -27,7 +29,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,8 +50,13 @@ log = logging.getLogger("vxdial.dialer")
 CLAIM_BATCH = 500  # calls claimed at most per cycle
 PACING_HORIZON_S = 1.0  # calls-per-second slots are handed out this far ahead
 SWEEP_EVERY_S = 1.0
-CLAIM_GATHER_S = 0.05
+CLAIM_GATHER_S = 0.05  # real seconds
+# Due calls that no limit lets this worker claim yet are looked for again this often
+# (clock seconds): a line freed by another worker, or a calls-per-second slot.
+HELD_BACK_S = 0.25
+STORE_RETRY_S = 1.0  # real seconds between tries while the database is unavailable
 DRAIN_S = 10.0  # on stop, calls up get this long to end before they are cut
+MAX_ERROR_DETAIL = 500  # characters of an internal error's message kept in the history
 
 
 def worker_name() -> str:
@@ -116,13 +123,11 @@ class Dialer:
             lambda items: store.run_until_stored(store.finish_attempts, items)
         )
         self._store_down = False
-        # The results this process is posting (its deliverer's), whose leases the
-        # heartbeat renews too; None: every result leased to this worker.
-        self.delivering: Callable[[], Collection[int]] | None = None
         # Figures for /metrics and tests.
         self.attempts_started = 0
         self.attempts_ended_by_outcome: collections.Counter[str] = collections.Counter()
         self.claim_cycles = 0
+        self.waits = 0  # times the loop went to sleep
         self.attempts_ended = 0
         self.calls_answered = 0
 
@@ -131,47 +136,85 @@ class Dialer:
         return len(self._up)
 
     async def run(self) -> None:
-        """Dial until ``stop()``; then let the calls up end (or cut them after a while)."""
+        """Dial until ``stop()``; then let the calls up end (or cut them after a while).
+
+        Idle, it makes no query: it sleeps until the earliest due time the store knows
+        of (``Store.next_work_at``), until work is announced (``Store.on_work``: a call
+        queued, a campaign resumed, here or in another process on PostgreSQL) or a call
+        of its own ends, and at the latest ``poll_s`` real seconds: the safety net for
+        what nobody announces (another process's writes on SQLite), which asks the store
+        for that due time (one read) and sweeps and claims only if something is due."""
         lease = timedelta(seconds=self.settings.lease_s)
         next_heartbeat = self.clock.now()
         next_sweep = self.clock.now()
+        loop = asyncio.get_running_loop()
+        unsubscribe = self.store.on_work(
+            lambda kind: _wake_from(loop, self._wake) if kind == "calls" else None
+        )
+        look = True  # sweep and claim this time round (False: the safety poll woke us)
         log.info("dialer.started worker=%s", self.worker)
         try:
             while not self._stopping.is_set():
+                # Cleared before looking: a wake from now on is not lost.
+                self._wake.clear()
                 now = self.clock.now()
-                beat = False
+                sleep_s: float | None = None  # in the clock's seconds; None: until woken
+                poll_s = self.settings.poll_s  # real seconds
                 try:
-                    if now >= next_heartbeat:
+                    if self._up and now >= next_heartbeat:
                         await self._heartbeat(now, lease)
-                        beat = True
                         next_heartbeat = now + min(lease / 3, timedelta(seconds=1))
-                    if now >= next_sweep:
-                        swept = await self.store.run(
-                            self.store.sweep, now=now, lease_s=self.settings.lease_s
-                        )
-                        if any(swept.values()):
-                            log.info(
-                                "dialer.swept %s", " ".join(f"{k}={v}" for k, v in swept.items())
-                            )
-                        next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
-                    claimed = await self._claim(now, lease)
+                    if not look:
+                        due_s = await self._due_in(now)
+                        if due_s is not None and due_s <= 0:
+                            look = True
+                            continue
+                        sleep_s = due_s
+                    else:
+                        if now >= next_sweep:
+                            await self._sweep(now)
+                            next_sweep = now + timedelta(seconds=SWEEP_EVERY_S)
+                        claimed = await self._claim(now, lease)
+                        full = len(self._up) >= self.settings.lines
+                        if claimed and not full:
+                            continue  # more may be due at once
+                        if not full:  # (full: a call ending wakes us)
+                            due_s = await self._due_in(now)
+                            # Due, yet nothing claimed: held back by a limit (lines of
+                            # other workers, calls per second): look again shortly.
+                            sleep_s = due_s if due_s is None or due_s > 0 else HELD_BACK_S
                 except errors.Unavailable as exc:
                     if not self._store_down:  # once per outage, not once per cycle
                         log.warning("dialer.store_unavailable error=%s", exc)
                     self._store_down = True
-                    claimed = 0
+                    poll_s = min(poll_s, STORE_RETRY_S)
                 else:
-                    if self._store_down and beat:  # a heartbeat got through: it is back
+                    if self._store_down:
                         log.info("dialer.store_available worker=%s", self.worker)
                         self._store_down = False
-                if claimed == 0 or len(self._up) >= self.settings.lines:
-                    self._wake.clear()
-                    await _first_of(self._wake.wait(), self.clock.sleep(self.settings.poll_s))
+                if self._up:
+                    until_heartbeat = (next_heartbeat - now).total_seconds()
+                    sleep_s = until_heartbeat if sleep_s is None else min(sleep_s, until_heartbeat)
+                self.waits += 1
+                waits: list[Coroutine[Any, Any, object]] = [
+                    self._wake.wait(),
+                    self._stopping.wait(),
+                ]
+                if sleep_s is not None:
+                    waits.append(self.clock.sleep(sleep_s))
+                # The safety net, in real time whatever --sim-speed: it bounds CPU. Last:
+                # when it ends together with another, the other one counts.
+                waits.append(asyncio.sleep(poll_s))
+                first = await _first_of(*waits)
+                look = first != len(waits) - 1
+                if first == 0:
                     # Woken by a call ending: let a few more end, so one claim fills
                     # several lines (a claim is a serialized transaction of several
-                    # statements; one per ended call was most of the work at 500 calls/s).
-                    await _first_of(self._stopping.wait(), self.clock.sleep(CLAIM_GATHER_S))
+                    # statements; one per ended call was most of the work at 500
+                    # calls/s). Real time: what it saves is database work.
+                    await _first_of(self._stopping.wait(), asyncio.sleep(CLAIM_GATHER_S))
         finally:
+            unsubscribe()
             await self._drain()
             log.info(
                 "dialer.stopped worker=%s attempts=%d claim_cycles=%d",
@@ -179,6 +222,17 @@ class Dialer:
                 self.attempts_started,
                 self.claim_cycles,
             )
+
+    async def _sweep(self, now: datetime) -> None:
+        swept = await self.store.run(self.store.sweep, now=now, lease_s=self.settings.lease_s)
+        if any(swept.values()):
+            log.info("dialer.swept %s", " ".join(f"{k}={v}" for k, v in swept.items()))
+
+    async def _due_in(self, now: datetime) -> float | None:
+        """Clock seconds until the earliest due time the store knows of (0 or less: due
+        now); None if nothing is due at all."""
+        due = await self.store.run(self.store.next_work_at, now)
+        return None if due is None else (due - now).total_seconds()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -208,7 +262,6 @@ class Dialer:
             now=now,
             lease_until=now + lease,
             holding=set(self._up),
-            delivering=None if self.delivering is None else self.delivering(),
         )
         for call_id in canceled:
             up = self._up.get(call_id)
@@ -271,6 +324,8 @@ class Dialer:
             # Cut at shutdown: the lease runs out and another worker takes it over.
             raise
         except Exception as exc:
+            # Before the answer only (``_talk`` keeps every later error to itself): the
+            # callee never heard us, so the attempt counts as unreachable and is retried.
             log.exception("dialer.attempt_failed call_id=%d attempt=%d", call.id, claim.attempt)
             end = self._unanswered(
                 claim, calls.Outcome.UNREACHABLE, f"internal error: {type(exc).__name__}"
@@ -332,39 +387,28 @@ class Dialer:
             raise
 
     async def _talk(self, claim: Claim, result: DialResult, stop: _Stop) -> AttemptEnd:
+        """The answered call, to its end. Whatever fails from here on (the interpreter,
+        the store, the leg), the call ends ``completed``: it was answered, so it is never
+        dialed again (issue 12); the error is an event of its history."""
         call = claim.call
         leg = result.leg
         assert leg is not None
         callee_type = (result.callee_type or calls.CalleeType.UNKNOWN).value
         answered_at = self.clock.now()
-        # Durable before anything is said: an answered call is never dialed again.
-        await self._connected.submit(
-            (call.id, claim.attempt, self.worker, answered_at, callee_type)
-        )
-        self.calls_answered += 1
         channel = RecordingChannel(leg, self.clock, call.id, claim.attempt)
-        session = asyncio.ensure_future(self._session(claim, leg, channel, callee_type))
-        stopping = asyncio.ensure_future(stop.event.wait())
-        too_long = asyncio.ensure_future(self.clock.sleep(self.settings.max_call_s))
         try:
-            done, _ = await asyncio.wait(
-                {session, stopping, too_long}, return_when=asyncio.FIRST_COMPLETED
+            # Durable before anything is said: an answered call is never dialed again.
+            await self._connected.submit(
+                (call.id, claim.attempt, self.worker, answered_at, callee_type)
             )
-        finally:
-            stopping.cancel()
-            too_long.cancel()
-        if session in done:
-            cause = session.result()
-        else:
-            session.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await session
-            cause = {
-                "cancel": "canceled by request; hung up",
-                "shutdown": "the worker stopped; hung up",
-            }.get(stop.reason or "", f"maximum call duration ({self.settings.max_call_s:g} s)")
-            with contextlib.suppress(Exception):
-                await leg.hangup()
+            self.calls_answered += 1
+            cause = await self._converse(claim, leg, channel, callee_type, stop)
+        except Exception as exc:
+            cause = self._internal_error(claim, channel, exc)
+        # The application hangs up when it ends; this is the safety net for every other
+        # way out (a no-op on a leg already closed).
+        with contextlib.suppress(Exception):
+            await leg.hangup()
         ended_at = self.clock.now()
         channel.note("disconnected", cause, at=ended_at)
         return AttemptEnd(
@@ -380,6 +424,51 @@ class Dialer:
             duration_s=max(0, round((ended_at - answered_at).total_seconds())),
             events=channel.events,
         )
+
+    async def _converse(
+        self, claim: Claim, leg: CallLeg, channel: RecordingChannel, callee_type: str, stop: _Stop
+    ) -> str:
+        """Run the session until it ends, the call is stopped, or it lasts too long;
+        returns why the call ended."""
+        session = asyncio.ensure_future(self._session(claim, leg, channel, callee_type))
+        stopping = asyncio.ensure_future(stop.event.wait())
+        too_long = asyncio.ensure_future(self.clock.sleep(self.settings.max_call_s))
+        try:
+            done, _ = await asyncio.wait(
+                {session, stopping, too_long}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+            too_long.cancel()
+            if not session.done():
+                session.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await session
+        if session in done:
+            if session.cancelled():  # not by us: nothing in the session should do that
+                raise RuntimeError("the VoiceXML session was cancelled")
+            return session.result()  # raises what the session raised
+        return {
+            "cancel": "canceled by request; hung up",
+            "shutdown": "the worker stopped; hung up",
+        }.get(stop.reason or "", f"maximum call duration ({self.settings.max_call_s:g} s)")
+
+    def _internal_error(self, claim: Claim, channel: RecordingChannel, exc: Exception) -> str:
+        """Record an unexpected error of an answered call: the traceback in the log, the
+        exception's class and message in the call's history; returns the end's cause."""
+        call = claim.call
+        log.exception(
+            "dialer.internal_error call_id=%d attempt=%d error=%s",
+            call.id,
+            claim.attempt,
+            type(exc).__name__,
+        )
+        detail = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_DETAIL]
+        # Past the transcript's cap too: this is the event that explains the call's end.
+        channel.events.append(
+            Event(call.id, self.clock.now(), claim.attempt, "internal_error", detail)
+        )
+        return f"internal error ({type(exc).__name__}); hung up"
 
     async def _session(
         self, claim: Claim, leg: CallLeg, channel: RecordingChannel, callee_type: str
@@ -498,14 +587,23 @@ def session_variables(claim: Claim, callee_type: str) -> dict[str, object]:
     }
 
 
-async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Wait until the first of ``waits`` ends; cancel the others."""
+def _wake_from(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    """Set ``wake`` on ``loop`` from any thread (store announcements come from the
+    thread of the write)."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
+        loop.call_soon_threadsafe(wake.set)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> int:
+    """Wait until the first of ``waits`` ends; cancel the others; returns the index of
+    the one that ended (the lowest, if several did)."""
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+    return min(tasks.index(task) for task in done)
 
 
 async def _settle(futures: list[asyncio.Future[None]]) -> None:

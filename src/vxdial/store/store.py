@@ -33,7 +33,7 @@ from vxdial.domain import calls, campaigns, errors
 from vxdial.domain import calls as domain_calls  # the class has a method named calls
 from vxdial.domain import campaigns as domain_campaigns
 from vxdial.store import engine as engines
-from vxdial.store import leases, migrate
+from vxdial.store import leases, migrate, signals
 from vxdial.store.queries import attempts as attempt_queries
 from vxdial.store.queries import calls as call_queries
 from vxdial.store.queries import campaigns as campaign_queries
@@ -197,6 +197,7 @@ class Store:
             threading.Lock() if self.is_sqlite else contextlib.nullcontext()
         )
         self._limiter = anyio.CapacityLimiter(threads)
+        self.signals = signals.Signals()
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 10) -> Store:
@@ -231,12 +232,30 @@ class Store:
             await asyncio.sleep(pause_s)
             pause_s = min(pause_s * 2, UNTIL_STORED_MAX_PAUSE_S)
 
+    # -- work announcements (see store.signals) ----------------------------------------
+
+    def on_work(self, listener: signals.Listener) -> Callable[[], None]:
+        """Call ``listener(kind)`` after each write that may have made work of that kind
+        (in this process, or in another one sharing PostgreSQL while ``relay_work``
+        runs), from whatever thread it happened on; returns the unsubscribe function."""
+        return self.signals.subscribe(listener)
+
+    async def relay_work(self) -> None:
+        """Hand other processes' announcements to this store's listeners until
+        cancelled (PostgreSQL LISTEN); returns at once on SQLite, which has none."""
+        if self.is_sqlite:
+            return
+        await signals.relay(self.engine.url, self.signals)
+
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, announce: tuple[signals.Work, ...] = ()) -> Iterator[Connection]:
+        """A write transaction; ``announce``: the kinds of work its commit announces."""
         with _translated_errors(), self._write_lock, self.engine.connect() as conn:
             conn = conn.execution_options(**{engines.WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+                self.signals.notify(conn, announce)
+        self.signals.tell(announce)
 
     @contextlib.contextmanager
     def _read(self, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -335,7 +354,11 @@ class Store:
             values["pin_changed_at"] = now
         if result_secret is not None:
             values["result_secret"] = result_secret
-        with self._write() as conn:
+        # Enabled again, or more lines: its calls may be dialable now.
+        announce: tuple[signals.Work, ...] = (
+            ("calls",) if enabled is not None or lines is not ... else ()
+        )
+        with self._write(announce) as conn:
             return sender_queries.update_sender(conn, login, **values)
 
     def set_pin_hash(self, login: str, pin_hash: str, now: datetime) -> campaigns.Sender:
@@ -429,7 +452,7 @@ class Store:
         self, campaign_id: int, now: datetime, *, idempotency_key: tuple[int, str] | None = None
     ) -> None:
         """Make a loaded campaign active (and so visible and dialable), atomically."""
-        with self._write() as conn:
+        with self._write(("calls", "searches")) as conn:
             if not campaign_queries.finish_loading(conn, campaign_id, now):
                 raise errors.Unavailable(_UPLOAD_LOST)
             if idempotency_key is not None:
@@ -496,7 +519,7 @@ class Store:
 
         A request with an idempotency key records its call in the same transaction.
         """
-        with self._write() as conn:
+        with self._write(("calls",)) as conn:
             call_ids = []
             for request in requests:
                 call_id = call_queries.insert_call(
@@ -619,7 +642,8 @@ class Store:
     @retried
     def finish_attempts(self, ends: Sequence[attempt_queries.AttemptEnd]) -> list[bool]:
         """Apply attempt ends; per end, whether it was applied (False: its lease was lost)."""
-        with self._write() as conn:
+        finals = any(end.state.is_final for end in ends)
+        with self._write(("results",) if finals else ()) as conn:
             applied = set(attempt_queries.finish_attempts(conn, ends))
         return [end.call.id in applied for end in ends]
 
@@ -637,19 +661,14 @@ class Store:
         now: datetime,
         lease_until: datetime,
         holding: Collection[int] | None = None,
-        delivering: Collection[int] | None = None,
     ) -> list[int]:
-        """Renew the worker's leases: calls (only those in ``holding`` if given) and
-        results (only those in ``delivering`` if given); returns its calls asked to
-        cancel."""
+        """Renew the worker's call leases (only those in ``holding`` if given: a claim
+        whose answer was lost runs out and is taken over); returns its calls asked to
+        cancel. The deliverer renews its results' leases itself (``renew_deliveries``)."""
         with self._write() as conn:
-            canceled = leases.renew_call_leases(
+            return leases.renew_call_leases(
                 conn, worker=worker, now=now, lease_until=lease_until, holding=holding
             )
-            delivery_queries.renew_delivery_leases(
-                conn, worker=worker, lease_until=lease_until, holding=delivering
-            )
-            return canceled
 
     @retried
     def sweep(self, *, now: datetime, lease_s: float, batch: int = 1000) -> dict[str, int]:
@@ -657,11 +676,22 @@ class Store:
         cancel the queued calls of canceled campaigns. Returns counts by kind."""
         with self._write() as conn:
             reclaimed = leases.reclaim_calls(conn, now=now, lease_s=lease_s)
+            if reclaimed:  # given back to be dialed, or ended with a result
+                self.signals.notify(conn, ("calls", "results"))
         with self._write() as conn:
             expired = leases.expire_due_calls(conn, now=now, limit=batch)
         with self._write() as conn:
             canceled = control_queries.cancel_queued_of_canceled(conn, now=now, limit=batch)
+        if reclaimed:
+            self.signals.tell(("calls", "results"))
+        elif expired or canceled:
+            self.signals.tell(("results",))
         return {"reclaimed": reclaimed, "expired": expired, "canceled": canceled}
+
+    def next_work_at(self, now: datetime) -> datetime | None:
+        """When a dialer next has work nobody will announce (``leases.next_work_at``)."""
+        with self._read(snapshot=True) as conn:
+            return leases.next_work_at(conn, now)
 
     def live_calls(self) -> dict[int, int]:
         """Calls up now (dialing, ringing, connected) per sender."""
@@ -671,7 +701,7 @@ class Store:
     @retried
     def set_suspended(self, suspended: bool, now: datetime) -> None:
         """The admin's global suspend (True) or resume (False) of all dialing."""
-        with self._write() as conn:
+        with self._write(() if suspended else ("calls",)) as conn:
             system_queries.set_flag(
                 conn, system_queries.SUSPENDED, "true" if suspended else "false", now
             )
@@ -685,7 +715,7 @@ class Store:
     @retried
     def cancel_call(self, sender_id: int | None, call_id: int, now: datetime) -> domain_calls.Call:
         """Cancel a call (see ``queries.control.cancel_call``); returns it afterwards."""
-        with self._write() as conn:
+        with self._write(("results",)) as conn:
             found = call_queries.call_by_id(conn, sender_id, call_id)
             if found is None:
                 raise errors.NotFound(f"no call {call_id}")
@@ -700,13 +730,15 @@ class Store:
     ) -> domain_campaigns.CampaignSummary:
         """Pause, resume or cancel a campaign; a cancel also cancels a first batch of its
         queued calls (the dialer's sweep does the rest)."""
-        with self._write() as conn:
+        # A resume makes calls dialable; a cancel leaves the rest to the dialer's sweep.
+        announce: tuple[signals.Work, ...] = () if action == "pause" else ("calls",)
+        with self._write(announce) as conn:
             found = campaign_queries.campaign_by_id(conn, sender_id, campaign_id)
             if found is None:
                 raise errors.NotFound(f"no campaign {campaign_id}")
             control_queries.steer_campaign(conn, found, action, now)
         if action == "cancel":
-            with self._write() as conn:
+            with self._write(("results",)) as conn:
                 control_queries.cancel_queued_of_canceled(conn, now=now, limit=5000)
         return self.campaign(sender_id, campaign_id)
 
@@ -758,6 +790,22 @@ class Store:
                 limit=limit,
                 in_flight=in_flight,
                 per_sender=per_sender,
+            )
+
+    def next_delivery_at(self, now: datetime) -> datetime | None:
+        """When a result is next due for a post (``deliveries.next_delivery_at``)."""
+        with self._read(snapshot=True) as conn:
+            return delivery_queries.next_delivery_at(conn, now)
+
+    @retried
+    def renew_deliveries(
+        self, *, worker: str, lease_until: datetime, holding: Collection[int] | None = None
+    ) -> None:
+        """Keep the results ``worker`` is posting (only those in ``holding`` if given)
+        leased to it."""
+        with self._write() as conn:
+            delivery_queries.renew_delivery_leases(
+                conn, worker=worker, lease_until=lease_until, holding=holding
             )
 
     @retried

@@ -190,6 +190,7 @@ class SipDriver:
             port_min=port_min,
             port_max=port_max,
             telephone_event_pt=TELEPHONE_EVENT_PT,
+            latching=settings.rtp_latching,
         )
         if speech is None:
             missing = [program for program in ("espeak-ng", "sox") if not shutil.which(program)]

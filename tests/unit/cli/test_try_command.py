@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import wave
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import typer
@@ -14,6 +15,7 @@ import typer
 from vxdial import config
 from vxdial.cli import try_command
 from vxdial.domain import media
+from vxdial.domain.clock import SystemClock
 
 DESTINATION = "tel:+15559870000"
 
@@ -242,3 +244,27 @@ def test_good_options() -> None:
     assert try_command.one_key(None, "--record-key") is None
     assert try_command.seconds(0, "--record-seconds") == 0
     assert try_command.transfer_behaviour("Network_Busy") == "network_busy"
+
+
+async def test_an_unexpected_error_ends_the_call_as_a_named_event(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 12, item 4: any exception from the interpreter is the event internal_error
+    (its class and message), exit status 1, never a traceback."""
+    from vxdial import voicexml
+
+    async def broken(*args: object, **kwargs: object) -> voicexml.SessionEnd:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(voicexml, "run_session", broken)
+    end = await try_command.run_call(
+        voicexml.FetchRequest((tmp_path / "any.vxml").as_uri()),
+        keys=try_command.ScriptedKeys([]),
+        terminal=try_command.Terminal(False),
+        session={},
+        time_limit_s=None,
+        clock=SystemClock(),
+    )
+    assert end == voicexml.SessionEnd("error", "internal_error", "RuntimeError: boom")
+    assert try_command._report(end, try_command.Terminal(False)) == try_command.EXIT_ERROR
+    assert printed(capsys) == ([], ["internal_error: RuntimeError: boom"])

@@ -177,3 +177,15 @@ async def test_an_application_records_and_transfers_over_a_sim_driver_leg() -> N
         ("prompt", "talked 20 s"),
         ("transfer", "blind tel:+15559870001: unknown"),
     ]
+
+
+def test_a_transcript_keeps_at_most_its_cap_of_events() -> None:
+    """A looping application must not grow a call's history forever."""
+    from vxdial.dialer.channel import MAX_TRANSCRIPT_EVENTS
+
+    clock = FakeClock(T0)
+    channel = RecordingChannel(sim.SimLeg(clock), clock, call_id=7, attempt=2)
+    for i in range(MAX_TRANSCRIPT_EVENTS + 100):
+        channel.note("prompt", str(i))
+    assert len(channel.events) == MAX_TRANSCRIPT_EVENTS == 500
+    assert channel.events[-1].detail == str(MAX_TRANSCRIPT_EVENTS - 1)

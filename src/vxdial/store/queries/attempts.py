@@ -82,11 +82,22 @@ def insert_events(conn: Connection, events: Sequence[Event]) -> None:
                 "at": e.at,
                 "attempt": e.attempt,
                 "kind": e.kind,
-                "detail": None if e.detail is None else e.detail[:1024],
+                "detail": None if e.detail is None else _storable(e.detail[:1024]),
             }
             for e in events
         ],
     )
+
+
+def _storable(text: str) -> str:
+    """``text`` as both engines store it: a lone surrogate (which UTF-8 cannot encode)
+    and NUL (which PostgreSQL text refuses) are written as escapes, so one odd
+    character from a call's application cannot fail the write of its whole end."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # The open row of an attempt: a number given back (its worker stopped) is used again.
@@ -225,7 +236,7 @@ def finish_attempts(
                 "outcome": "lost"
                 if e.given_back
                 else (None if e.outcome is None else e.outcome.value),
-                "cause": e.cause[:255],
+                "cause": _storable(e.cause[:255]),
             }
             for e in ends
         ],

@@ -194,6 +194,30 @@ def record_deliveries(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> 
     )
 
 
+def next_delivery_at(conn: Connection, now: datetime) -> datetime | None:
+    """When a result is next due for a post by any worker (``now`` if one is due and
+    free to lease now; a lease's end if every due one is leased); None: none pending.
+
+    The deliverer asks when it has nothing to claim, so the due rows it reads are the
+    ones in flight (few): the rest is one index lookup."""
+    later = conn.execute(
+        sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.state == PENDING, deliveries.c.next_attempt_at > now
+        )
+    ).scalar()
+    times: list[datetime] = [] if later is None else [later]
+    due_leases = conn.execute(
+        sa.select(deliveries.c.lease_expires_at)
+        .where(deliveries.c.state == PENDING, deliveries.c.next_attempt_at <= now)
+        .limit(10_000)
+    ).scalars()
+    for lease_expires_at in due_leases:
+        if lease_expires_at is None or lease_expires_at < now:
+            return now
+        times.append(lease_expires_at)
+    return min(times, default=None)
+
+
 def renew_delivery_leases(
     conn: Connection,
     *,

@@ -12,9 +12,13 @@ stall longer than ``MAX_CATCH_UP_S`` the missed ticks are dropped.
 A connected session sends all the time: the prompt being played, DTMF events, and
 silence otherwise (carriers' media timeouts and NAT bindings both want a steady
 stream, and a far end latching symmetric RTP needs our packets). It receives audio (kept
-only while recording) and RFC 4733 telephone-events. Everything runs on the event loop:
-sockets are non-blocking, written with ``sendto``, and read with ``recvfrom`` when one
-poll per tick finds them readable (no reader callback per packet).
+only while recording) and RFC 4733 telephone-events, from the address and port of the
+SDP answer only: anyone can send a datagram to an RTP port, and a key from elsewhere
+must not count as the callee's (issue 12). A far end behind NAT, whose packets come from
+elsewhere than its SDP says, needs the engine's ``latching`` (``[sip] rtp_latching``).
+Everything runs on the event loop: sockets are non-blocking, written with ``sendto``, and
+read with ``recvfrom`` when one poll per tick finds them readable (no reader callback per
+packet).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = [
     "DTMF_PAUSE_S",
     "DTMF_TONE_S",
     "DTMF_VOLUME",
+    "LATCHING",
     "PACKET_SAMPLES",
     "PCMA",
     "PCMU",
@@ -77,6 +82,12 @@ SPEECH_RMS = 300  # a 20 ms frame louder than this (about -40 dBFS) is speech, n
 MIN_SILENCE_S = 0.1
 MAX_TIME_GRACE_S = 0.1  # how long after max_time_s the clock ends a silent recording
 MAX_GAP_SAMPLES = 8000 * 10  # a longer jump of the timestamps is a new stream, not a gap
+# Where media is accepted from besides the SDP answer's address and port, before the
+# first packet from there: nowhere ("off"), another port of that host ("host": a NAT
+# that keeps the address but not the port), or any address ("any": a far end behind a
+# NAT that writes its private address in its SDP). The first such packet moves the
+# stream there for good (symmetric RTP, RFC 4961); see docs/MEDIA.md.
+LATCHING = ("off", "host", "any")
 _DSCP_EF = 46  # expedited forwarding, the class of voice
 _RECENT_EVENTS = 32  # telephone-event timestamps remembered to count each key once
 _ENCODED_CACHE = 32  # prompts kept encoded (the same prompt is played on many calls)
@@ -110,16 +121,28 @@ class MediaEngine:
     not used, so odd ports stay free) and the pacing timer of every session.
 
     ``telephone_event_pt`` is the payload type we offer for RFC 4733 events (incoming
-    events are accepted on it and on whatever ``connect`` was given). For benchmarks,
+    events are accepted on it and on whatever ``connect`` was given). ``latching`` (one
+    of ``LATCHING``) says where else than the SDP answer's address media may come from;
+    ``packets_dropped`` counts the datagrams refused for their source. For benchmarks,
     ``measure_send_deviation()`` starts recording, per packet sent, how late it left
     relative to its deadline (seconds) into ``send_deviations_s``.
     """
 
     def __init__(
-        self, *, bind_host: str, port_min: int, port_max: int, telephone_event_pt: int = 101
+        self,
+        *,
+        bind_host: str,
+        port_min: int,
+        port_max: int,
+        telephone_event_pt: int = 101,
+        latching: str = "off",
     ) -> None:
         if not 0 < port_min <= port_max <= 65535:
             raise ValueError(f"bad RTP port range {port_min}-{port_max}")
+        if latching not in LATCHING:
+            raise ValueError(f"latching must be one of {', '.join(LATCHING)}")
+        self.latching = latching
+        self.packets_dropped = 0
         self.bind_host = bind_host
         self.port_min = port_min
         self.port_max = port_max
@@ -320,13 +343,15 @@ class RtpSession:
         self.packets_sent = 0
         self.packets_received = 0
         self.slot: int | None = None  # the engine's pacing slot while connected
-        self.remote: tuple[str, int] | None = None
+        self.remote: tuple[str, int] | None = None  # where we send, and accept from
+        self.packets_dropped = 0  # received from elsewhere than ``remote``: refused
         self.codec = PCMU
         self.telephone_event_pt: int | None = None
         self._engine = engine
         self._sock = sock
         self._loop = asyncio.get_running_loop()
-        self._latched = False
+        self._latched = False  # ``remote`` moved to where the far end's packets come from
+        self._heard_remote = False  # a packet came from the SDP answer's address: no latching
         self._closed = False
         self._ssrc = random.getrandbits(32)
         self._sequence = random.getrandbits(16)  # RFC 3550: random initial values
@@ -349,9 +374,10 @@ class RtpSession:
     ) -> None:
         """Send to ``remote_host:remote_port`` with ``codec`` (from the SDP answer, and
         again after a re-INVITE); ``telephone_event_pt`` None means the far end takes no
-        RFC 4733 events (``send_dtmf`` then plays tones). Symmetric RTP (RFC 4961): the
-        first packet received afterwards moves the destination to its source address,
-        which is what a far end behind NAT needs.
+        RFC 4733 events (``send_dtmf`` then plays tones). Media is accepted from this
+        address and port only, unless the engine's ``latching`` allows the first packet
+        from elsewhere (before any from here) to move the stream there (symmetric RTP,
+        RFC 4961), which is what a far end behind NAT needs.
 
         Raises ``MediaError`` for a codec other than G.711 or an address that does not
         resolve (an SDP may name a host; it is resolved here, once)."""
@@ -368,6 +394,7 @@ class RtpSession:
         self.codec = codec
         self.telephone_event_pt = telephone_event_pt
         self._latched = False
+        self._heard_remote = False
         self._engine._attach(self)
 
     async def play(self, pcm: bytes, *, interruptible: bool) -> str:
@@ -617,7 +644,48 @@ class RtpSession:
                 return
             self._on_datagram(data, source)
 
+    def _accepts(self, source: tuple[str, int]) -> bool:
+        """Whether media from ``source`` is the far end's (the SDP answer's address, or
+        where the engine's ``latching`` let the stream move); moves it if so."""
+        remote = self.remote
+        if remote is None:
+            return False  # no answer yet: nobody's media to hear
+        if source[0] == remote[0] and source[1] == remote[1]:
+            self._heard_remote = True
+            return True
+        latching = self._engine.latching
+        if (
+            self._latched
+            or self._heard_remote
+            or latching == "off"
+            or (latching == "host" and source[0] != remote[0])
+        ):
+            return False
+        self._latched = True
+        self.remote = (source[0], source[1])
+        log.info(
+            "rtp.latched port=%d announced=%s:%d source=%s:%d",
+            self.local_port,
+            remote[0],
+            remote[1],
+            source[0],
+            source[1],
+        )
+        return True
+
     def _on_datagram(self, data: bytes, source: tuple[str, int]) -> None:
+        if not self._accepts(source):
+            self.packets_dropped += 1
+            self._engine.packets_dropped += 1
+            if self.packets_dropped == 1:  # once per call: a flood must not flood the log
+                log.warning(
+                    "rtp.packet_refused port=%d source=%s:%d expected=%s",
+                    self.local_port,
+                    source[0],
+                    source[1],
+                    "none yet" if self.remote is None else f"{self.remote[0]}:{self.remote[1]}",
+                )
+            return
         if len(data) < _packet.HEADER.size or data[0] & 0xC0 != 0x80:
             return  # not RTP version 2
         payload_type = data[1] & 0x7F
@@ -628,9 +696,6 @@ class RtpSession:
         if not is_event and codec is None:
             return
         self.packets_received += 1
-        if self.remote is not None and not self._latched:
-            self._latched = True
-            self.remote = (source[0], source[1])
         if not is_event and self._recorder is None:
             return  # audio nobody records: the common case, done without parsing
         packet = _packet.parse_packet(data)

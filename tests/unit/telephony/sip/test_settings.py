@@ -14,6 +14,7 @@ from vxdial.app import driver_for
 from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
 from vxdial.telephony.base import DialRequest
+from vxdial.telephony.sipdriver import SipDriver
 
 
 def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> config.Settings:
@@ -78,6 +79,7 @@ def test_environment_variables_reach_the_sip_section(tmp_path: Path) -> None:
         ("[sip]\nring_timeout_s = 0", "sip.ring_timeout_s", "must be from 1 to 600"),
         ("[sip]\nvoice = 3", "sip.voice", "is not a valid str"),
         ('[sip]\nproxy = "x"', "sip.proxy", "is not a known setting"),
+        ('[sip]\nrtp_latching = "yes"', "sip.rtp_latching", "must be one of off, host, any"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, section: str, field: str, reason: str) -> None:
@@ -85,6 +87,22 @@ def test_bad_values_name_their_key(tmp_path: Path, section: str, field: str, rea
         load(tmp_path, section)
     assert caught.value.field == field
     assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(("section", "latching"), [("", "off"), ('rtp_latching = "host"', "host")])
+async def test_rtp_latching_reaches_the_media_engine(
+    tmp_path: Path, section: str, latching: str
+) -> None:
+    """Off unless asked for (issue 12, item 5): media only from the SDP answer's address."""
+    settings = load(
+        tmp_path,
+        f'[telephony]\ndriver = "sip"\n[sip]\ntrunk = "sip:127.0.0.1:5999"\n{section}\n',
+    )
+    assert settings.sip.rtp_latching == latching
+    driver = driver_for(settings, SystemClock())
+    assert isinstance(driver, SipDriver)
+    assert driver._media.latching == latching  # type: ignore[attr-defined]
+    await driver.aclose()
 
 
 def test_the_sip_driver_will_not_start_without_a_trunk(tmp_path: Path) -> None:
