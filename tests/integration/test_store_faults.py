@@ -178,18 +178,14 @@ def test_no_sender_gets_more_than_its_share_of_result_posts(store: Store) -> Non
     assert claim_results({alice: 2, bob: 2}) == Counter({alice: 1})
 
 
-def test_a_heartbeat_keeps_only_the_results_its_worker_is_posting(store: Store) -> None:
+def test_a_renewal_keeps_only_the_results_its_worker_is_posting(store: Store) -> None:
     _finished_calls(store, "alice", 2)
     lease = T0 + timedelta(seconds=120)
     posting, orphan = store.claim_deliveries(worker="w", now=T0, lease_until=lease, limit=10)
     # ``orphan``'s claim committed, but its answer never reached w (the connection dropped).
     later = T0 + timedelta(seconds=100)
-    store.heartbeat(
-        worker="w",
-        now=later,
-        lease_until=later + timedelta(seconds=120),
-        holding=set(),
-        delivering={posting.id},
+    store.renew_deliveries(
+        worker="w", lease_until=later + timedelta(seconds=120), holding={posting.id}
     )
     after = T0 + timedelta(seconds=150)  # past the claim's lease, within the heartbeat's
     taken = store.claim_deliveries(
