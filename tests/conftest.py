@@ -97,6 +97,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database (for what only PostgreSQL has)."""
+    yield from fresh_database(request, "postgresql", tmp_path)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'vxdial.db'}"
     store = Store.open(url)

@@ -202,5 +202,7 @@ def test_postgresql_restarted_mid_campaign(
     assert all(len(keys) == 1 for keys in posts.values())
     assert len(webapp.seen("/result", "POST")) == len(queued)  # one post each
     for process in vxdial.processes:  # each said so, and went on by itself
-        assert "dialer.store_unavailable" in process.output(), process.output()[-3000:]
-        assert "dialer.store_available" in process.output(), process.output()[-3000:]
+        # (its dialer or its deliverer, whichever was asking the database: an idle
+        # dialer makes no query, so it may never have met the outage)
+        assert ".store_unavailable" in process.output(), process.output()[-3000:]
+        assert ".store_available" in process.output(), process.output()[-3000:]

@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-import pytest
-
 from tests.conftest import T0
 from vxdial.domain import calls, campaigns
 from vxdial.store import CallToQueue, Store
@@ -187,10 +185,8 @@ async def wait_for(condition: object) -> None:
     await asyncio.wait_for(until(), 30)  # a hang guard
 
 
-async def test_other_processes_hear_the_announcements_over_postgresql(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite other processes poll")
-    here, there = Store.open(database_url), Store.open(database_url)
+async def test_other_processes_hear_the_announcements_over_postgresql(postgres_url: str) -> None:
+    here, there = Store.open(postgres_url), Store.open(postgres_url)
     relay = asyncio.create_task(here.relay_work())
     heard: list[str] = []
     here.on_work(heard.append)
