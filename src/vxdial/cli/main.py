@@ -9,19 +9,23 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from vxdial import __version__, config
-from vxdial.accounts import Accounts, PinHasher
 from vxdial.cli import try_command
 from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
-from vxdial.store import Store
-from vxdial.store.queries.web import AuditEntry
+
+if TYPE_CHECKING:
+    from vxdial.accounts import Accounts
+    from vxdial.store import Store
+
+# Every command imports what it needs when it runs: `vxdial --version`, `vxdial try`
+# and `--help` never load SQLAlchemy, Alembic, the store, the accounts or the web stack
+# (tests/unit/cli/test_imports.py holds that; bench/cli.py measures what it saves).
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -93,16 +97,24 @@ def load_settings(**overrides: Any) -> config.Settings:
     return config.load(_State.config_path, overrides=overrides)
 
 
+def _print_version(version: bool) -> None:
+    if version:
+        out.print(f"vxdial {__version__}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     config_path: ConfigOption = None,
     database_url: DatabaseOption = None,
-    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+    version: Annotated[
+        bool,
+        # Eager: handled before the other options are converted, which in Typer costs an
+        # import of pydantic (~0.1 s) that `--version` does not need.
+        typer.Option("--version", help="print the version", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"vxdial {__version__}")
-        raise typer.Exit()
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())
         raise typer.Exit()
@@ -215,6 +227,9 @@ def migrate() -> None:
 def _accounts() -> tuple[Store, Accounts]:
     # Deliberately not through vxdial.app: account commands need neither the web
     # stack nor its import time.
+    from vxdial.accounts import Accounts, PinHasher
+    from vxdial.store import Store
+
     settings = load_settings()
     store = Store.open(settings.database.url)
     store.migrate()
@@ -225,6 +240,8 @@ def _audit(store: Store, action: str, target: str | None, *, detail: str | None 
     """Record an account command in the admin audit log, as the web interface and the API
     record theirs: the operator is whoever runs the command on this host (there is no
     login at a shell), the address is the host's name."""
+    from vxdial.store.queries.web import AuditEntry
+
     try:
         operator = getpass.getuser()
     except (KeyError, OSError):  # no user name for this uid (a bare container)
@@ -267,6 +284,8 @@ def sender_add(login: str, pin: PinOption = None, lines: LinesOption = None) -> 
 @handle_errors
 def sender_list() -> None:
     """List the accounts."""
+    from rich.table import Table
+
     store, accounts = _accounts()
     try:
         senders = accounts.list()
@@ -373,5 +392,6 @@ def _safe_url(url: str) -> str:
         return "(unparsable URL)"
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line on ``argv`` (default: the process's arguments)."""
+    app(args=argv)
