@@ -21,7 +21,7 @@ from vxdial.domain.clock import SystemClock
 
 if TYPE_CHECKING:
     from vxdial.accounts import Accounts
-    from vxdial.store import Store
+    from vxdial.store import Migration, Store
 
 # Every command imports what it needs when it runs: `vxdial --version`, `vxdial try`
 # and `--help` never load SQLAlchemy, Alembic, the store, the accounts or the web stack
@@ -89,6 +89,10 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # Alembic tells each migration step at INFO; the command prints one line instead
+    # (`database: URL at revision R (...)`), so the steps show only with --log-level debug.
+    if level.lower() != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def load_settings(**overrides: Any) -> config.Settings:
@@ -148,8 +152,9 @@ def serve(
             "sim.speed": sim_speed,
         }
     )
-    store = application.open_store(settings)
+    store, migration = _open_store(settings)
     try:
+        out.print(_database_line(store, migration), markup=False)
         admin_pin = application.accounts_for(store, settings).ensure_admin()
     finally:
         store.close()
@@ -161,7 +166,8 @@ def serve(
     server = settings.server
     out.print(
         f"vxdial {__version__} listening on http://{server.host}:{server.port} "
-        f"(database {_safe_url(settings.database.url)}, time zone {settings.timezone})"
+        f"(time zone {settings.timezone})",
+        markup=False,
     )
     sys.stdout.flush()
     uvicorn.run(
@@ -187,6 +193,9 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
     from vxdial import app as application
 
     settings = load_settings(**{"sim.speed": sim_speed})
+    store, migration = _open_store(settings)
+    store.close()
+    out.print(_database_line(store, migration), markup=False)
 
     async def main() -> None:
         stopping = asyncio.Event()
@@ -197,9 +206,9 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
             assert services.dialer is not None
             out.print(
                 f"vxdial {__version__} worker {services.dialer.worker} dialing "
-                f"(database {_safe_url(settings.database.url)}, driver "
-                f"{settings.telephony.driver}, {settings.dialer.lines} lines, "
-                f"{settings.dialer.cps:g} calls/s)"
+                f"(driver {settings.telephony.driver}, {settings.dialer.lines} lines, "
+                f"{settings.dialer.cps:g} calls/s)",
+                markup=False,
             )
             sys.stdout.flush()
             await stopping.wait()
@@ -213,26 +222,42 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
 @handle_errors
 def migrate() -> None:
     """Apply the pending database migrations."""
-    from vxdial import app as application
-    from vxdial.store import migrate as migrations
+    store, migration = _open_store(load_settings())
+    store.close()
+    out.print(_database_line(store, migration), markup=False)
 
-    settings = load_settings()
-    store = application.open_store(settings)
+
+def _open_store(settings: config.Settings) -> tuple[Store, Migration]:
+    """The store, migrated; deliberately not through vxdial.app: the commands that only
+    need the database need neither the web stack nor its import time."""
+    from vxdial.store import Store
+
+    store = Store.open(settings.database.url, pool_size=settings.database.pool_size)
     try:
-        out.print(f"database at revision {migrations.current_revision(store.engine)}")
-    finally:
+        return store, store.migrate()
+    except BaseException:
         store.close()
+        raise
+
+
+def _database_line(store: Store, migration: Migration) -> str:
+    """`database: URL at revision R (what the migration did)`, the password hidden."""
+    if not migration.migrated:
+        done = "up to date"
+    elif migration.before is None:
+        done = "migrated from an empty database"
+    else:
+        done = f"migrated from {migration.before}"
+    return f"database: {store.display_url} at revision {migration.after} ({done})"
 
 
 def _accounts() -> tuple[Store, Accounts]:
-    # Deliberately not through vxdial.app: account commands need neither the web
-    # stack nor its import time.
     from vxdial.accounts import Accounts, PinHasher
-    from vxdial.store import Store
 
     settings = load_settings()
-    store = Store.open(settings.database.url)
-    store.migrate()
+    store, migration = _open_store(settings)
+    if migration.migrated:  # on standard error: standard output is the command's answer
+        err.print(_database_line(store, migration), markup=False)
     return store, Accounts(store, SystemClock(), PinHasher.from_settings(settings.auth))
 
 
@@ -380,16 +405,6 @@ def admin_set_pin(pin: PinOption = None) -> None:
 
 
 app.command("try")(try_command.try_)
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    from sqlalchemy import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
 
 
 def main(argv: list[str] | None = None) -> None:
