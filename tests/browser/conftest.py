@@ -146,6 +146,16 @@ class Site:
     def api(self, login: str = ALICE, pin: str = ALICE_PIN) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, auth=(login, pin), timeout=30, trust_env=False)
 
+    def suspend_dialing(self) -> None:
+        """Stop the dialer starting calls (as the admin), so that a test can open its
+        pages before anything happens, however slow a loaded machine is; then resume."""
+        with self.api("admin", ADMIN_PIN) as client:
+            assert client.post("/api/v1/admin/suspend").status_code == 200
+
+    def resume_dialing(self) -> None:
+        with self.api("admin", ADMIN_PIN) as client:
+            assert client.post("/api/v1/admin/resume").status_code == 200
+
     def api_json(self, path: str, login: str = ALICE, pin: str = ALICE_PIN) -> Any:
         with self.api(login, pin) as client:
             response = client.get(f"/api/v1{path}")
