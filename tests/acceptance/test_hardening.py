@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.acceptance.conftest import ALICE, ALICE_PIN, Vxdial, assert_failed
 from vxdial.config import IntakeSettings
+from vxdial.intake.service import UploadSlot
 
 
 def test_control_characters_are_field_errors_and_hurt_no_other_request(
@@ -87,9 +87,19 @@ def test_link_local_addresses_are_not_probed(vxdial: Vxdial) -> None:
     assert "is not an address vxdial may connect to" in reason
 
 
-def test_uploads_at_once_are_bounded(start_vxdial: object) -> None:
+def test_uploads_at_once_are_bounded(start_vxdial: object, monkeypatch: pytest.MonkeyPatch) -> None:
     vxdial: Vxdial = start_vxdial(intake=IntakeSettings(max_concurrent_uploads=1))  # type: ignore[operator]
     release = threading.Event()
+    # The server runs in this process: note when an upload has taken a slot.
+    held = threading.Event()
+    take = UploadSlot.__enter__
+
+    def taken(slot: UploadSlot) -> UploadSlot:
+        entered = take(slot)
+        held.set()
+        return entered
+
+    monkeypatch.setattr(UploadSlot, "__enter__", taken)
 
     def slow_body() -> Iterator[bytes]:
         boundary = "slowboundary"
@@ -97,7 +107,7 @@ def test_uploads_at_once_are_bounded(start_vxdial: object) -> None:
             f'--{boundary}\r\nContent-Disposition: form-data; name="phone_list"; '
             'filename="l.csv"\r\n\r\n'
         ).encode()
-        release.wait(10)
+        release.wait(60)  # a guard against a hang: the test sets it
         yield f"15551230001\r\n--{boundary}--\r\n".encode()
 
     def slow_upload() -> httpx.Response:
@@ -110,7 +120,7 @@ def test_uploads_at_once_are_bounded(start_vxdial: object) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         first = pool.submit(slow_upload)
-        time.sleep(0.5)  # the first upload holds the only slot
+        assert held.wait(30)  # the first upload holds the only slot
         second = vxdial.queuecalls("15551230002\n")
         release.set()
         assert first.result().status_code == 200
