@@ -11,6 +11,7 @@ README's pictures). It is read at import: the tests' environment is cleaned of V
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -272,15 +273,16 @@ def log_in(page: Page, login: str, pin: str) -> None:
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
+@functools.cache
 def screenshot_dir() -> Path:
     if _SCREENSHOTS_ENV:
         folder = Path(_SCREENSHOTS_ENV)
         if not folder.is_absolute():
             folder = ROOT / folder
-    else:
-        folder = Path(tempfile.gettempdir()) / "vxdial-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    # A folder of this run's own: test runs side by side do not write over each other.
+    return Path(tempfile.mkdtemp(prefix="vxdial-screenshots-"))
 
 
 def shoot(page: Page, name: str) -> Path:
