@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
 from vxdial import __version__, config
 from vxdial.cli import try_command
@@ -20,12 +19,15 @@ from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from vxdial.accounts import Accounts
     from vxdial.store import Migration, Store
 
 # Every command imports what it needs when it runs: `vxdial --version`, `vxdial try`
-# and `--help` never load SQLAlchemy, Alembic, the store, the accounts or the web stack
-# (tests/unit/cli/test_imports.py holds that; bench/cli.py measures what it saves).
+# and `--help` never load SQLAlchemy, Alembic, the store, the accounts or the web stack,
+# and Rich only when something is printed through it (tests/unit/cli/test_imports.py
+# holds that; bench/cli.py measures what it saves).
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,8 +44,22 @@ admin_app = typer.Typer(help="The administrator account.", no_args_is_help=True)
 app.add_typer(sender_app, name="sender")
 app.add_typer(admin_app, name="admin")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@functools.cache
+def out() -> Console:
+    """Standard output, through Rich (imported on first use)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@functools.cache
+def err() -> Console:
+    """Standard error, through Rich (imported on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -72,10 +88,10 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
         try:
             return fn(*args, **kwargs)
         except errors.VxdialError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err().print(f"[red]error:[/red] {exc}")
             cause = exc.__cause__
             while cause is not None:
-                err.print(f"  caused by: {type(cause).__name__}: {cause}")
+                err().print(f"  caused by: {type(cause).__name__}: {cause}")
                 cause = cause.__cause__
             raise typer.Exit(2) from None
 
@@ -103,7 +119,7 @@ def load_settings(**overrides: Any) -> config.Settings:
 
 def _print_version(version: bool) -> None:
     if version:
-        out.print(f"vxdial {__version__}")
+        typer.echo(f"vxdial {__version__}")
         raise typer.Exit()
 
 
@@ -120,7 +136,7 @@ def root(
     ] = False,
 ) -> None:
     if ctx.invoked_subcommand is None:
-        out.print(ctx.get_help())
+        out().print(ctx.get_help())
         raise typer.Exit()
     _State.config_path = config_path
     _State.database_url = database_url
@@ -154,17 +170,17 @@ def serve(
     )
     store, migration = _open_store(settings)
     try:
-        out.print(_database_line(store, migration), markup=False)
+        out().print(_database_line(store, migration), markup=False)
         admin_pin = application.accounts_for(store, settings).ensure_admin()
     finally:
         store.close()
     if admin_pin is not None:
-        out.print(
+        out().print(
             f"Created the administrator account: login [bold]admin[/bold], "
             f"PIN [bold]{admin_pin}[/bold] (shown once; change it with `vxdial admin set-pin`)"
         )
     server = settings.server
-    out.print(
+    out().print(
         f"vxdial {__version__} listening on http://{server.host}:{server.port} "
         f"(time zone {settings.timezone})",
         markup=False,
@@ -195,7 +211,7 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
     settings = load_settings(**{"sim.speed": sim_speed})
     store, migration = _open_store(settings)
     store.close()
-    out.print(_database_line(store, migration), markup=False)
+    out().print(_database_line(store, migration), markup=False)
 
     async def main() -> None:
         stopping = asyncio.Event()
@@ -204,7 +220,7 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
             loop.add_signal_handler(signum, stopping.set)
         async with application.running_services(settings, dialing=True) as services:
             assert services.dialer is not None
-            out.print(
+            out().print(
                 f"vxdial {__version__} worker {services.dialer.worker} dialing "
                 f"(driver {settings.telephony.driver}, {settings.dialer.lines} lines, "
                 f"{settings.dialer.cps:g} calls/s)",
@@ -212,7 +228,7 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
             )
             sys.stdout.flush()
             await stopping.wait()
-            out.print("stopping: calls up get a few seconds to end")
+            out().print("stopping: calls up get a few seconds to end")
             sys.stdout.flush()
 
     asyncio.run(main())
@@ -224,7 +240,7 @@ def migrate() -> None:
     """Apply the pending database migrations."""
     store, migration = _open_store(load_settings())
     store.close()
-    out.print(_database_line(store, migration), markup=False)
+    out().print(_database_line(store, migration), markup=False)
 
 
 def _open_store(settings: config.Settings) -> tuple[Store, Migration]:
@@ -257,7 +273,7 @@ def _accounts() -> tuple[Store, Accounts]:
     settings = load_settings()
     store, migration = _open_store(settings)
     if migration.migrated:  # on standard error: standard output is the command's answer
-        err.print(_database_line(store, migration), markup=False)
+        err().print(_database_line(store, migration), markup=False)
     return store, Accounts(store, SystemClock(), PinHasher.from_settings(settings.auth))
 
 
@@ -300,9 +316,9 @@ def sender_add(login: str, pin: PinOption = None, lines: LinesOption = None) -> 
         _audit(store, "sender.add", created.sender.login)
     finally:
         store.close()
-    out.print(f"sender {created.sender.login} added")
+    out().print(f"sender {created.sender.login} added")
     if pin is None:
-        out.print(f"PIN: {created.pin}")
+        out().print(f"PIN: {created.pin}")
 
 
 @sender_app.command("list")
@@ -325,7 +341,7 @@ def sender_list() -> None:
             "-" if s.lines is None else str(s.lines),
             s.created_at.strftime("%Y-%m-%d %H:%M:%SZ"),
         )
-    out.print(table)
+    out().print(table)
 
 
 @sender_app.command("disable")
@@ -338,7 +354,7 @@ def sender_disable(login: str) -> None:
         _audit(store, "sender.disable", login)
     finally:
         store.close()
-    out.print(f"sender {login} disabled")
+    out().print(f"sender {login} disabled")
 
 
 @sender_app.command("enable")
@@ -351,7 +367,7 @@ def sender_enable(login: str) -> None:
         _audit(store, "sender.enable", login)
     finally:
         store.close()
-    out.print(f"sender {login} enabled")
+    out().print(f"sender {login} enabled")
 
 
 @sender_app.command("set-pin")
@@ -364,9 +380,9 @@ def sender_set_pin(login: str, pin: PinOption = None) -> None:
         _audit(store, "sender.reset_pin", login)
     finally:
         store.close()
-    out.print(f"PIN of {login} changed")
+    out().print(f"PIN of {login} changed")
     if pin is None:
-        out.print(f"PIN: {new_pin}")
+        out().print(f"PIN: {new_pin}")
 
 
 @sender_app.command("set-lines")
@@ -386,7 +402,7 @@ def sender_set_lines(
         )
     finally:
         store.close()
-    out.print(f"lines of {login}: {lines or 'the system total'}")
+    out().print(f"lines of {login}: {lines or 'the system total'}")
 
 
 @admin_app.command("set-pin")
@@ -399,9 +415,9 @@ def admin_set_pin(pin: PinOption = None) -> None:
         _audit(store, "admin.set_pin", "admin")
     finally:
         store.close()
-    out.print("administrator PIN changed")
+    out().print("administrator PIN changed")
     if pin is None:
-        out.print(f"PIN: {new_pin}")
+        out().print(f"PIN: {new_pin}")
 
 
 app.command("try")(try_command.try_)
