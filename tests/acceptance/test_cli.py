@@ -13,8 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
-from tests.conftest import T0
+from tests.conftest import T0, PostgresDatabases
 from tests.support.servers import free_port
 from tests.support.webapp import WebApp
 from vxdial.domain import calls
@@ -224,4 +226,83 @@ def test_configuration_file_environment_and_flags(
 def test_migrate(database_url: str) -> None:
     result = vxdial("migrate", database_url=database_url)
     assert result.returncode == 0
-    assert f"database at revision {migrate.head_revision()}" in result.stdout
+    assert f"at revision {migrate.head_revision()} (up to date)" in result.stdout
+
+
+def test_migrate_says_in_one_line_where_the_database_is_and_what_was_migrated(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    head = migrate.head_revision()
+    first = vxdial("migrate", database_url=url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"database: {url} at revision {head} (migrated from an empty database)\n"
+    assert first.stderr == ""  # none of Alembic's own lines
+    again = vxdial("migrate", database_url=url)
+    assert again.stdout == f"database: {url} at revision {head} (up to date)\n"
+    assert again.stderr == ""
+
+    store = Store.open(url)
+    try:
+        with store.engine.begin() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+    finally:
+        store.close()
+    upgraded = vxdial("migrate", database_url=url)
+    assert upgraded.stdout == f"database: {url} at revision {head} (migrated from 0002)\n"
+
+
+def test_the_database_line_never_shows_a_password(
+    postgres_databases: PostgresDatabases,
+) -> None:
+    url = postgres_databases.fresh()
+    try:
+        parsed = sa.make_url(url)
+        # Trust authentication (the default here) does not check a password; a server
+        # that does gets the one TEST_POSTGRES_URL names.
+        secret = parsed.password or "s3cret-pw"
+        with_password = parsed.set(password=secret).render_as_string(hide_password=False)
+        shown = (
+            f"{parsed.drivername}://{parsed.username}:***@{parsed.host}:{parsed.port}"
+            f"/{parsed.database}"
+        )
+        head = migrate.head_revision()
+        result = vxdial("migrate", database_url=with_password)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"database: {shown} at revision {head} (up to date)\n"
+        # psycopg also reads a password from the query string.
+        without = parsed.set(password=None).render_as_string(hide_password=False)
+        in_query = vxdial("migrate", database_url=f"{without}?password={secret}")
+        assert in_query.returncode == 0, in_query.stderr
+        assert in_query.stdout.startswith(f"database: {without}?password=***")
+        assert secret not in result.stdout + result.stderr + in_query.stdout + in_query.stderr
+    finally:
+        postgres_databases.drop(url)
+
+
+def test_account_commands_say_on_stderr_when_they_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    added = vxdial("sender", "add", "alice", "--pin", "1234", database_url=url)
+    assert added.stdout == "sender alice added\n"
+    assert added.stderr == (
+        f"database: {url} at revision {migrate.head_revision()} (migrated from an empty database)\n"
+    )
+    listed = vxdial("sender", "list", database_url=url)
+    assert "alice" in listed.stdout and listed.stderr == ""
+
+
+def test_serve_says_the_database_revision_in_one_line(
+    tmp_path: Path, served_stopper: list[Served]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    served = start_serve(url)
+    served_stopper.append(served)
+    assert served.first_lines[0] == (
+        f"database: {url} at revision {migrate.head_revision()} (migrated from an empty database)\n"
+    )
+    assert stop(served) == 0
+    assert served.process.stderr is not None
+    log = served.process.stderr.read()
+    assert "alembic" not in log and "Running upgrade" not in log, log

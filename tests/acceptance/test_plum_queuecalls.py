@@ -9,7 +9,6 @@ the campaign and its calls are then visible, to their sender only, through /api/
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -612,9 +611,8 @@ def test_a_100000_line_upload(shared_vxdial: Vxdial) -> None:
     body = ("\n".join(lines) + "\n").encode()
     name = unique_name("big")
 
-    started = time.monotonic()
+    # The 120 s only guards against a hang; how fast ingest is, bench/ingest.py says.
     answer = server.queuecalls(body, campaign_name=name, timeout=120)
-    elapsed = time.monotonic() - started
 
     bad = list(range(every, size + 1, every))
     assert len(bad) == 100
@@ -641,7 +639,6 @@ def test_a_100000_line_upload(shared_vxdial: Vxdial) -> None:
         f"1555{size:07d}",
         f"ref-{size}",
     )
-    assert elapsed < 30, elapsed
 
 
 # -- senders see only their own -------------------------------------------------------------

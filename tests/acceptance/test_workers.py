@@ -126,10 +126,11 @@ def test_a_killed_worker_loses_no_call_and_redials_no_answered_one(
     workers, client, config = workers_env
     config.write_text(
         "[dialer]\nlines = 20\ncps = 1000\nlease_s = 5\npoll_s = 0.1\n"
-        # The first ten ring for a while (so some are ringing at the kill), the others
-        # answer at once; every callee hangs up after a few seconds.
-        '[[sim.rule]]\nmatch = "1555000000*"\nring_seconds = 4\ntalk_seconds = 2\n'
-        '[[sim.rule]]\nmatch = "*"\nring_seconds = 0.2\ntalk_seconds = 3\n'
+        # The first ten ring for 10 s, the others answer at once and talk 15 s: from
+        # the moment ten are connected, the kill has seconds to find the ringing ones
+        # still ringing, however slowly a loaded machine polls.
+        '[[sim.rule]]\nmatch = "1555000000*"\nring_seconds = 10\ntalk_seconds = 2\n'
+        '[[sim.rule]]\nmatch = "*"\nring_seconds = 0.2\ntalk_seconds = 15\n'
     )
     webapp.bodies["/start.vxml"] = HOLD
     upload(client, webapp, "recover", 20)

@@ -11,6 +11,7 @@ README's pictures). It is read at import: the tests' environment is cleaned of V
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -146,6 +147,16 @@ class Site:
     def api(self, login: str = ALICE, pin: str = ALICE_PIN) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, auth=(login, pin), timeout=30, trust_env=False)
 
+    def suspend_dialing(self) -> None:
+        """Stop the dialer starting calls (as the admin), so that a test can open its
+        pages before anything happens, however slow a loaded machine is; then resume."""
+        with self.api("admin", ADMIN_PIN) as client:
+            assert client.post("/api/v1/admin/suspend").status_code == 200
+
+    def resume_dialing(self) -> None:
+        with self.api("admin", ADMIN_PIN) as client:
+            assert client.post("/api/v1/admin/resume").status_code == 200
+
     def api_json(self, path: str, login: str = ALICE, pin: str = ALICE_PIN) -> Any:
         with self.api(login, pin) as client:
             response = client.get(f"/api/v1{path}")
@@ -262,15 +273,16 @@ def log_in(page: Page, login: str, pin: str) -> None:
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
+@functools.cache
 def screenshot_dir() -> Path:
     if _SCREENSHOTS_ENV:
         folder = Path(_SCREENSHOTS_ENV)
         if not folder.is_absolute():
             folder = ROOT / folder
-    else:
-        folder = Path(tempfile.gettempdir()) / "vxdial-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    # A folder of this run's own: test runs side by side do not write over each other.
+    return Path(tempfile.mkdtemp(prefix="vxdial-screenshots-"))
 
 
 def shoot(page: Page, name: str) -> Path:

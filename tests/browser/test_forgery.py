@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ADMIN_PIN, ALICE, ALICE_PIN, BOB, BOB_PIN, Site, log_in
+from tests.browser.conftest import ADMIN_PIN, ALICE, ALICE_PIN, BOB, BOB_PIN, SLOW_MS, Site, log_in
 
 CSRF_HEADING = "Form expired or forged (CSRF check failed)"
 
@@ -119,7 +119,7 @@ def test_a_pin_reset_ends_the_senders_sessions(site: Site) -> None:
     expect(admin.get_by_role("status")).to_be_visible()
     # Bob's open campaigns page notices at its next poll (every 2 s) and goes to the login
     # page by itself (a navigation of ours meanwhile could be cut short by that one).
-    expect(bob).to_have_url(re.compile(r"/web/login"), timeout=15_000)
+    expect(bob).to_have_url(re.compile(r"/web/login"), timeout=SLOW_MS)
     bob.goto("/web/campaigns")
     expect(bob).to_have_url(re.compile(r"/web/login"))
     log_in(bob, BOB, "Wv3-bob-new-1")

@@ -31,6 +31,9 @@ from vxdial.telephony.rtp import (
 from vxdial.telephony.rtp import _session as rtp_session
 
 EVENT_PT = 101
+# How long a wait for packets may last before the test fails: a guard against a hang,
+# far above the fraction of a second the packets take on a machine however loaded.
+GUARD_S = 30
 
 
 def tone(seconds: float, frequency: float = 440.0) -> bytes:
@@ -62,7 +65,7 @@ class Peer(asyncio.DatagramProtocol):
     async def wait_for(self, condition: Callable[[list[_packet.RtpPacket]], bool]) -> None:
         while not condition(self.packets):
             self._changed.clear()
-            await asyncio.wait_for(self._changed.wait(), 10)
+            await asyncio.wait_for(self._changed.wait(), GUARD_S)
 
     def send(self, session: RtpSession, payload_type: int, timestamp: int, payload: bytes) -> None:
         assert self.transport is not None
@@ -173,7 +176,7 @@ async def test_keys_arrive_once_each(engine: MediaEngine) -> None:
     peer.send_key(session, "#", timestamp=3000)  # a retransmission of the same event
     peer.send_key(session, "D", timestamp=4000)
     assert await session.next_digit(5) == "1"
-    await asyncio.wait_for(_until(lambda: session.packets_received >= 24), 5)
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 24), GUARD_S)
     assert session.take_digits() == "#D"
     assert session.take_digits() == ""
 
@@ -200,7 +203,7 @@ async def test_a_key_interrupts_an_interruptible_prompt(engine: MediaEngine) -> 
     assert len(audio_packets(peer.packets)) < 250 / 2  # far short of 5 s
     # Keys waiting before an interruptible prompt stop it before it starts.
     peer.send_key(session, "7", timestamp=99)
-    await asyncio.wait_for(_until(lambda: session.packets_received >= 12), 5)
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 12), GUARD_S)
     assert await session.play(tone(5.0), interruptible=True) == "7"
 
 
@@ -550,7 +553,7 @@ async def test_a_key_held_past_one_event_segment_is_one_key(engine: MediaEngine)
         _packet.pack_event(code, end=True, volume=10, duration=800),
     )
     peer.send_key(session, "3", timestamp=200_000)
-    await asyncio.wait_for(_until(lambda: session.packets_received >= 8), 5)
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 8), GUARD_S)
     assert session.take_digits() == "33"
 
 
@@ -569,7 +572,7 @@ async def test_a_key_during_the_beep_ends_the_recording(engine: MediaEngine) -> 
     session = await engine.open_session()
     session.connect("127.0.0.1", peer.port, PCMU, EVENT_PT)
     peer.send_key(session, "1", timestamp=10)  # typed ahead, before the recording
-    await asyncio.wait_for(_until(lambda: session.packets_received >= 6), 5)
+    await asyncio.wait_for(_until(lambda: session.packets_received >= 6), GUARD_S)
     recording = asyncio.create_task(
         session.record(max_time_s=30, final_silence_s=5, dtmf_term=True, beep=True)
     )
@@ -628,7 +631,7 @@ async def test_rtp_is_marked_expedited_forwarding(engine: MediaEngine) -> None:
         readable = asyncio.Event()
         loop.add_reader(receiver.fileno(), readable.set)
         try:
-            await asyncio.wait_for(readable.wait(), 10)
+            await asyncio.wait_for(readable.wait(), GUARD_S)
         finally:
             loop.remove_reader(receiver.fileno())
         _, ancillary, _, _ = receiver.recvmsg(2048, socket.CMSG_SPACE(1))

@@ -9,19 +9,25 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vxdial import __version__, config
-from vxdial.accounts import Accounts, PinHasher
 from vxdial.cli import try_command
 from vxdial.domain import errors
 from vxdial.domain.clock import SystemClock
-from vxdial.store import Store
-from vxdial.store.queries.web import AuditEntry
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vxdial.accounts import Accounts
+    from vxdial.store import Migration, Store
+
+# Every command imports what it needs when it runs: `vxdial --version`, `vxdial try`
+# and `--help` never load SQLAlchemy, Alembic, the store, the accounts or the web stack,
+# and Rich only when something is printed through it (tests/unit/cli/test_imports.py
+# holds that; bench/cli.py measures what it saves).
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,8 +44,22 @@ admin_app = typer.Typer(help="The administrator account.", no_args_is_help=True)
 app.add_typer(sender_app, name="sender")
 app.add_typer(admin_app, name="admin")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@functools.cache
+def out() -> Console:
+    """Standard output, through Rich (imported on first use)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@functools.cache
+def err() -> Console:
+    """Standard error, through Rich (imported on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -68,10 +88,10 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
         try:
             return fn(*args, **kwargs)
         except errors.VxdialError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err().print(f"[red]error:[/red] {exc}")
             cause = exc.__cause__
             while cause is not None:
-                err.print(f"  caused by: {type(cause).__name__}: {cause}")
+                err().print(f"  caused by: {type(cause).__name__}: {cause}")
                 cause = cause.__cause__
             raise typer.Exit(2) from None
 
@@ -85,6 +105,10 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # Alembic tells each migration step at INFO; the command prints one line instead
+    # (`database: URL at revision R (...)`), so the steps show only with --log-level debug.
+    if level.lower() != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def load_settings(**overrides: Any) -> config.Settings:
@@ -93,18 +117,26 @@ def load_settings(**overrides: Any) -> config.Settings:
     return config.load(_State.config_path, overrides=overrides)
 
 
+def _print_version(version: bool) -> None:
+    if version:
+        typer.echo(f"vxdial {__version__}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     config_path: ConfigOption = None,
     database_url: DatabaseOption = None,
-    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+    version: Annotated[
+        bool,
+        # Eager: handled before the other options are converted, which in Typer costs an
+        # import of pydantic (~0.1 s) that `--version` does not need.
+        typer.Option("--version", help="print the version", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"vxdial {__version__}")
-        raise typer.Exit()
     if ctx.invoked_subcommand is None:
-        out.print(ctx.get_help())
+        out().print(ctx.get_help())
         raise typer.Exit()
     _State.config_path = config_path
     _State.database_url = database_url
@@ -137,20 +169,22 @@ def serve(
             "sim.speed": sim_speed,
         }
     )
-    store = application.open_store(settings)
+    store, migration = _open_store(settings)
     try:
+        out().print(_database_line(store, migration), markup=False)
         admin_pin = application.accounts_for(store, settings).ensure_admin()
     finally:
         store.close()
     if admin_pin is not None:
-        out.print(
+        out().print(
             f"Created the administrator account: login [bold]admin[/bold], "
             f"PIN [bold]{admin_pin}[/bold] (shown once; change it with `vxdial admin set-pin`)"
         )
     server = settings.server
-    out.print(
+    out().print(
         f"vxdial {__version__} listening on http://{server.host}:{server.port} "
-        f"(database {_safe_url(settings.database.url)}, time zone {settings.timezone})"
+        f"(time zone {settings.timezone})",
+        markup=False,
     )
     sys.stdout.flush()
     uvicorn.run(
@@ -177,6 +211,9 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
     from vxdial import app as application
 
     settings = load_settings(**{"sim.speed": sim_speed})
+    store, migration = _open_store(settings)
+    store.close()
+    out().print(_database_line(store, migration), markup=False)
 
     async def main() -> None:
         stopping = asyncio.Event()
@@ -185,15 +222,15 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
             loop.add_signal_handler(signum, stopping.set)
         async with application.running_services(settings, dialing=True) as services:
             assert services.dialer is not None
-            out.print(
+            out().print(
                 f"vxdial {__version__} worker {services.dialer.worker} dialing "
-                f"(database {_safe_url(settings.database.url)}, driver "
-                f"{settings.telephony.driver}, {settings.dialer.lines} lines, "
-                f"{settings.dialer.cps:g} calls/s)"
+                f"(driver {settings.telephony.driver}, {settings.dialer.lines} lines, "
+                f"{settings.dialer.cps:g} calls/s)",
+                markup=False,
             )
             sys.stdout.flush()
             await stopping.wait()
-            out.print("stopping: calls up get a few seconds to end")
+            out().print("stopping: calls up get a few seconds to end")
             sys.stdout.flush()
 
     asyncio.run(main())
@@ -203,23 +240,42 @@ def worker(sim_speed: SimSpeedOption = None, log_level: LogLevelOption = "info")
 @handle_errors
 def migrate() -> None:
     """Apply the pending database migrations."""
-    from vxdial import app as application
-    from vxdial.store import migrate as migrations
+    store, migration = _open_store(load_settings())
+    store.close()
+    out().print(_database_line(store, migration), markup=False)
 
-    settings = load_settings()
-    store = application.open_store(settings)
+
+def _open_store(settings: config.Settings) -> tuple[Store, Migration]:
+    """The store, migrated; deliberately not through vxdial.app: the commands that only
+    need the database need neither the web stack nor its import time."""
+    from vxdial.store import Store
+
+    store = Store.open(settings.database.url, pool_size=settings.database.pool_size)
     try:
-        out.print(f"database at revision {migrations.current_revision(store.engine)}")
-    finally:
+        return store, store.migrate()
+    except BaseException:
         store.close()
+        raise
+
+
+def _database_line(store: Store, migration: Migration) -> str:
+    """`database: URL at revision R (what the migration did)`, the password hidden."""
+    if not migration.migrated:
+        done = "up to date"
+    elif migration.before is None:
+        done = "migrated from an empty database"
+    else:
+        done = f"migrated from {migration.before}"
+    return f"database: {store.display_url} at revision {migration.after} ({done})"
 
 
 def _accounts() -> tuple[Store, Accounts]:
-    # Deliberately not through vxdial.app: account commands need neither the web
-    # stack nor its import time.
+    from vxdial.accounts import Accounts, PinHasher
+
     settings = load_settings()
-    store = Store.open(settings.database.url)
-    store.migrate()
+    store, migration = _open_store(settings)
+    if migration.migrated:  # on standard error: standard output is the command's answer
+        err().print(_database_line(store, migration), markup=False)
     return store, Accounts(store, SystemClock(), PinHasher.from_settings(settings.auth))
 
 
@@ -227,6 +283,8 @@ def _audit(store: Store, action: str, target: str | None, *, detail: str | None 
     """Record an account command in the admin audit log, as the web interface and the API
     record theirs: the operator is whoever runs the command on this host (there is no
     login at a shell), the address is the host's name."""
+    from vxdial.store.queries.web import AuditEntry
+
     try:
         operator = getpass.getuser()
     except (KeyError, OSError):  # no user name for this uid (a bare container)
@@ -260,15 +318,17 @@ def sender_add(login: str, pin: PinOption = None, lines: LinesOption = None) -> 
         _audit(store, "sender.add", created.sender.login)
     finally:
         store.close()
-    out.print(f"sender {created.sender.login} added")
+    out().print(f"sender {created.sender.login} added")
     if pin is None:
-        out.print(f"PIN: {created.pin}")
+        out().print(f"PIN: {created.pin}")
 
 
 @sender_app.command("list")
 @handle_errors
 def sender_list() -> None:
     """List the accounts."""
+    from rich.table import Table
+
     store, accounts = _accounts()
     try:
         senders = accounts.list()
@@ -283,7 +343,7 @@ def sender_list() -> None:
             "-" if s.lines is None else str(s.lines),
             s.created_at.strftime("%Y-%m-%d %H:%M:%SZ"),
         )
-    out.print(table)
+    out().print(table)
 
 
 @sender_app.command("disable")
@@ -296,7 +356,7 @@ def sender_disable(login: str) -> None:
         _audit(store, "sender.disable", login)
     finally:
         store.close()
-    out.print(f"sender {login} disabled")
+    out().print(f"sender {login} disabled")
 
 
 @sender_app.command("enable")
@@ -309,7 +369,7 @@ def sender_enable(login: str) -> None:
         _audit(store, "sender.enable", login)
     finally:
         store.close()
-    out.print(f"sender {login} enabled")
+    out().print(f"sender {login} enabled")
 
 
 @sender_app.command("set-pin")
@@ -322,9 +382,9 @@ def sender_set_pin(login: str, pin: PinOption = None) -> None:
         _audit(store, "sender.reset_pin", login)
     finally:
         store.close()
-    out.print(f"PIN of {login} changed")
+    out().print(f"PIN of {login} changed")
     if pin is None:
-        out.print(f"PIN: {new_pin}")
+        out().print(f"PIN: {new_pin}")
 
 
 @sender_app.command("set-lines")
@@ -344,7 +404,7 @@ def sender_set_lines(
         )
     finally:
         store.close()
-    out.print(f"lines of {login}: {lines or 'the system total'}")
+    out().print(f"lines of {login}: {lines or 'the system total'}")
 
 
 @admin_app.command("set-pin")
@@ -357,23 +417,14 @@ def admin_set_pin(pin: PinOption = None) -> None:
         _audit(store, "admin.set_pin", "admin")
     finally:
         store.close()
-    out.print("administrator PIN changed")
+    out().print("administrator PIN changed")
     if pin is None:
-        out.print(f"PIN: {new_pin}")
+        out().print(f"PIN: {new_pin}")
 
 
 app.command("try")(try_command.try_)
 
 
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    from sqlalchemy import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
-
-
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line on ``argv`` (default: the process's arguments)."""
+    app(args=argv)

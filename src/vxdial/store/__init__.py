@@ -4,6 +4,7 @@ Other packages use ``Store`` and the records it returns.
 """
 
 from vxdial.store.batching import GroupCommit
+from vxdial.store.migrate import Migration
 from vxdial.store.store import AuditEntry, CallToQueue, Credentials, KeyRecord, Store, WebSession
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Credentials",
     "GroupCommit",
     "KeyRecord",
+    "Migration",
     "Store",
     "WebSession",
 ]

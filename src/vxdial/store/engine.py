@@ -54,6 +54,20 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     )
 
 
+def display_url(url: str | sa.URL) -> str:
+    """``url`` as it may be printed or logged: its password (in the user part or a
+    ``password=`` query parameter, which psycopg also reads) shown as ``***``."""
+    try:
+        parsed = sa.make_url(normalize_url(url) if isinstance(url, str) else url)
+    except sa.exc.ArgumentError:
+        return "(not a database URL)"
+    if "password" not in parsed.query:
+        return parsed.render_as_string(hide_password=True)
+    # A placeholder that the query's %-escaping leaves alone, then the user part's mark.
+    hidden = parsed.update_query_dict({"password": "HIDDEN"}).render_as_string(hide_password=True)
+    return hidden.replace("password=HIDDEN", "password=***")
+
+
 def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 

@@ -34,6 +34,7 @@ from vxdial.domain import calls as domain_calls  # the class has a method named 
 from vxdial.domain import campaigns as domain_campaigns
 from vxdial.store import engine as engines
 from vxdial.store import leases, migrate, signals
+from vxdial.store.migrate import Migration
 from vxdial.store.queries import attempts as attempt_queries
 from vxdial.store.queries import calls as call_queries
 from vxdial.store.queries import campaigns as campaign_queries
@@ -268,10 +269,16 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------
 
-    def migrate(self) -> None:
-        """Apply every pending migration (processes starting together take turns)."""
+    def migrate(self) -> Migration:
+        """Apply every pending migration (processes starting together take turns); says
+        which revision the database was at and is at now."""
         with _translated_errors(), self._write_lock:
-            migrate.upgrade(self.engine)
+            return migrate.upgrade(self.engine)
+
+    @property
+    def display_url(self) -> str:
+        """The database's URL as it may be shown: without its password."""
+        return engines.display_url(self.engine.url)
 
     def ping(self) -> None:
         """Raise ``Unavailable`` unless the database answers and, for a SQLite file, its

@@ -7,8 +7,6 @@ application may catch first.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from vxdial import voicexml
@@ -141,9 +139,7 @@ async def test_runaway_script_is_stopped_by_the_time_limit() -> None:
     limits = voicexml.Limits(script_time_s=0.05)
     body = vxml("""<catch event="error">caught<exit/></catch>
       <form><block>before<script>while (true) {}</script></block></form>""")
-    started = time.perf_counter()
-    result = await run(body, limits=limits)
-    assert time.perf_counter() - started < 1.0
+    result = await run(body, limits=limits)  # the loop never ends: only the limit stops it
     assert result.end.reason == "error"
     assert result.end.event == "error.semantic"
     assert result.end.message == "limit exceeded: a script ran longer than 0.05 s"

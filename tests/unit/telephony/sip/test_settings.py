@@ -179,7 +179,7 @@ async def test_the_invite_names_the_advertised_address(
         )
         dialing = asyncio.ensure_future(driver.dial(request))
         try:
-            data, source = await asyncio.wait_for(loop.sock_recvfrom(trunk, 65535), 5.0)
+            data, source = await asyncio.wait_for(loop.sock_recvfrom(trunk, 65535), 30)
             invite = data.decode()
             # Busy Here, so that the call ends at once (no CANCEL left to time out).
             headers = [
@@ -189,7 +189,7 @@ async def test_the_invite_names_the_advertised_address(
             ]
             busy = "\r\n".join(["SIP/2.0 486 Busy Here", *headers, "Content-Length: 0", "", ""])
             await loop.sock_sendto(trunk, busy.encode(), source)
-            result = await asyncio.wait_for(dialing, 5.0)
+            result = await asyncio.wait_for(dialing, 30)
         finally:
             dialing.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -46,7 +46,7 @@ class Peer(asyncio.DatagramProtocol):
         assert self.transport is not None
         self.transport.sendto(message.serialise(outgoing), to)
 
-    async def next(self, timeout_s: float = 2.0) -> tuple[Request | Response, tuple[str, int]]:
+    async def next(self, timeout_s: float = 10.0) -> tuple[Request | Response, tuple[str, int]]:
         return await asyncio.wait_for(self.inbox.get(), timeout_s)
 
     async def next_request(self, method: str) -> tuple[Request, tuple[str, int]]:
