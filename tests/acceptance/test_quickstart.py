@@ -78,9 +78,12 @@ def served(folder: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Created the administrator account"), first
-        assert "listening on" in process.stdout.readline()
+        # What the README says a first start prints: the database's one line, the
+        # administrator's PIN once, where it listens.
+        said = [process.stdout.readline() for _ in range(3)]
+        assert said[0].startswith("database: sqlite:///./vxdial.db at revision "), said
+        assert said[1].startswith("Created the administrator account: login admin, PIN "), said
+        assert "listening on" in said[2], said
 
         def healthy() -> bool:
             try:
