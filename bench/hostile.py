@@ -74,10 +74,10 @@ from vxdial.app import accounts_for, create_app, open_store
 from vxdial.config import (
     DatabaseSettings,
     DialerSettings,
+    Settings,
     SimRule,
     SimSettings,
     SipSettings,
-    Settings,
     TelephonySettings,
 )
 from vxdial.domain.clock import SystemClock
@@ -148,7 +148,7 @@ def hostile_documents() -> dict[str, str]:
 KINDS = tuple(hostile_documents())
 THROUGHPUT_DOCUMENT = f"{VXML}<form><block><prompt>Hello.</prompt></block></form></vxml>"
 # The ten hostile calls up at once, and the order of those that replace them.
-MIX = ("scripts", "blocks2500", "blocks8000", "big", "foreach", "srgs")
+MIX: tuple[str, ...] = ("scripts", "blocks2500", "blocks8000", "big", "foreach", "srgs")
 MIX += ("scripts", "big", "foreach", "srgs")
 
 
@@ -212,9 +212,7 @@ def run_document_forever(kind: str) -> None:
     from vxdial.voicexml.testing import MemoryFetcher, ScriptedChannel
 
     url = f"http://app.invalid/h/{kind}.vxml"
-    documents = {
-        f"http://app.invalid/h/{k}.vxml": body for k, body in hostile_documents().items()
-    }
+    documents = {f"http://app.invalid/h/{k}.vxml": body for k, body in hostile_documents().items()}
 
     async def forever() -> None:
         while True:
@@ -234,7 +232,7 @@ def hostile_processes(count: int, nice: int) -> Iterator[None]:
     processes = [
         subprocess.Popen(
             [sys.executable, __file__, "--run-document", MIX[i % len(MIX)]],
-            preexec_fn=lambda: os.nice(nice),  # noqa: PLW1509 (no threads in this child yet)
+            preexec_fn=lambda: os.nice(nice),
         )
         for i in range(count)
     ]
@@ -442,9 +440,7 @@ class Window:
     ended: int
 
 
-def measure(
-    running: Running, poller: Poller, counts: Any, seconds: float
-) -> Window:
+def measure(running: Running, poller: Poller, counts: Any, seconds: float) -> Window:
     assert running.engine is not None
     poller.take()
     fetched_before = list(counts)
@@ -492,8 +488,9 @@ def sip_settings(folder: Path, sipp: Sipp, calls: int) -> Settings:
     )
 
 
-def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window]:
-    """One baseline window, then one with the hostile calls; a fresh service each time."""
+def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window, float]:
+    """One baseline window, then one with the hostile calls, on a fresh service; and how
+    long after the hang-ups the last session's thread ended."""
     folder = Path(tempfile.mkdtemp(prefix="vxdial-hostile-"))
     reserve = args.hostile * 5  # replacements for the hostile calls that end
     sipp = Sipp.uas(
@@ -528,9 +525,7 @@ def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window
             order = [MIX[i % len(MIX)] for i in range(reserve)]
             for index, kind in enumerate(order):
                 ids += queue(client, app, f"/h/{kind}.vxml", [args.normal + index])
-            wait_for(
-                "the hostile calls", lambda: driver.calls_up >= args.normal + args.hostile, 60
-            )
+            wait_for("the hostile calls", lambda: driver.calls_up >= args.normal + args.hostile, 60)
             time.sleep(2.0)  # in their documents
             print("(the hostile window begins)", file=sys.stderr, flush=True)
             hostile = measure(running, poller, counts, args.seconds)
@@ -538,6 +533,7 @@ def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window
         for call_id in ids:  # hang up, and dial nothing more
             with contextlib.suppress(httpx.HTTPError):
                 client.delete(f"/api/v1/calls/{call_id}")
+        hung_up = time.monotonic()
         with contextlib.suppress(RuntimeError):
             wait_for("the calls to end", lambda: driver.calls_up == 0, 30)
         client.close()
@@ -545,11 +541,13 @@ def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window
         running.stop()
         sipp.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    return baseline, hostile
+        # The next run starts clean: no session of this one still spending CPU.
+        wait_for("the sessions' threads to end", lambda: session_threads() == 0, 600)
+        unwound_s = time.monotonic() - hung_up
+    return baseline, hostile, unwound_s
 
 
 # -- throughput: completed calls per second, sim carrier -----------------------------------
-
 
 
 def throughput(calls: int, app: str, counts: Any) -> float:
@@ -658,7 +656,9 @@ def main() -> None:
     )
     with customer_app() as (app, counts):
         p50, p99 = asyncio.run(idle_lateness(3.0))
-        print(f"idle event loop, 2 ms timer lateness (the floor): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        print(
+            f"idle event loop, 2 ms timer lateness (the floor): p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+        )
         summary: dict[float, list[tuple[Window, Window]]] = {}
         rates: dict[float, list[float]] = {}
         for interval in intervals:
@@ -666,14 +666,15 @@ def main() -> None:
             print(f"\nswitch interval {1000 * interval:g} ms")
             print(HEADER)
             for number in range(args.runs):
-                baseline, hostile = run(args, app, counts)
+                baseline, hostile, unwound_s = run(args, app, counts)
                 summary.setdefault(interval, []).append((baseline, hostile))
                 print(row(f"base #{number + 1}", baseline))
                 print(row(f"hostile#{number + 1}", hostile))
                 print(
                     "          hostile documents fetched: "
                     + ", ".join(f"{k} {v}" for k, v in hostile.fetched.items())
-                    + f"; calls ended {hostile.ended}"
+                    + f"; calls ended {hostile.ended}; every session's thread gone"
+                    f" {unwound_s:.1f} s after the hang-ups"
                 )
             if args.throughput:
                 rate = throughput(args.throughput, app, counts)
@@ -685,6 +686,7 @@ def main() -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print("\nsummary (p99 over the runs; goals: /healthz < 50 ms, jitter < 5 ms)")
     for interval, windows in summary.items():
+
         def spread(values: list[float]) -> str:
             return f"{min(values):.1f}–{max(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
 
