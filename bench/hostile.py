@@ -13,10 +13,10 @@ another process.
    G.711, 20 ms packets, no barge-in): the RTP streams whose send jitter is measured
    (bench/rtp.py's hook on the driver's MediaEngine: how late each packet left).
 2. A client in another process asks ``GET /healthz`` every 10 ms on a keep-alive
-   connection (the handler pings the database on the store's thread). Its latency is
-   counted from the request's scheduled start: a request held up for 300 ms also stands
-   for the 29 requests that would have been sent meanwhile, which the client did not
-   send (HdrHistogram's correction for coordinated omission).
+   connection (the handler pings the database on the store's thread). A request held
+   up for 300 ms also stands for the 29 the client would have sent meanwhile: the
+   "p99 CO" column counts them (HdrHistogram's correction for coordinated omission),
+   and is the figure.
 3. Baseline: ``--seconds`` with the twenty calls only. Then ten more lines take calls
    whose documents are hostile, and the same figures are taken for ``--seconds`` while
    they run; a hostile call that ends (each is bounded by [voicexml]: session_cpu_s,
@@ -29,15 +29,30 @@ another process.
    - foreach: ``<foreach>`` over a 400,000-item array, an ``<assign>`` per item;
    - srgs: a DTMF grammar whose ``<tag>`` spins 0.9 s for the key the callee presses.
 
+   Then every call is canceled (hung up), and the script waits until every session's
+   thread has ended before the next run, saying how long that took.
+
 The machine's floor (an idle event loop's 2 ms timer lateness, as bench/rtp.py measures
-it) is printed before and after. ``--switch-interval`` repeats everything for each of
-CPython's switch intervals (``sys.setswitchinterval``: how long a thread may keep the GIL
-while another waits for it; the default is 5 ms). ``--throughput`` also measures what a
-switch interval costs: completed calls per second through the same in-process service
-with the sim carrier (as bench/dialer.py), each call's session on its thread.
+it) is printed before and after. ``--switch-interval`` runs each of CPython's switch
+intervals in turn (``sys.setswitchinterval``: how long a thread may keep the GIL while
+another waits for it; the default is 5 ms), ``--runs`` times. ``--throughput N`` also
+measures what a switch interval costs: completed calls per second of N calls through the
+same in-process service with the sim carrier answering at once (as bench/dialer.py),
+each call's session on its thread.
+
+What-ifs, to find where the time goes:
+
+- ``--realtime``: the serving thread (and the /healthz client) under SCHED_RR, as
+  docs/MEDIA.md suggests (``chrt -r 10 vxdial serve``); the sessions' threads leave it
+  (voicexml.isolation);
+- ``--in-processes``: the same hostile documents run in ten processes of their own
+  (sessions in a loop, documents from memory) instead of as calls: the CPU they take,
+  without sharing the service's GIL;
+- ``--nice N``: the hostile sessions (threads or processes) at that niceness.
 
 Usage: python bench/hostile.py [--switch-interval 5,1,0.5] [--runs 2] [--seconds 15]
-       [--normal 20] [--hostile 10] [--throughput 2000]
+       [--normal 20] [--hostile 10] [--throughput 3000] [--realtime] [--in-processes]
+       [--nice 19]
 """
 
 from __future__ import annotations
@@ -515,6 +530,7 @@ def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window
         ids += queue(client, app, "/normal.vxml", range(args.normal))
         wait_for("the normal calls", lambda: driver.calls_up >= args.normal, 60)
         time.sleep(args.warmup)  # the prompt rendered (once), every stream running
+        print("(the baseline window begins)", file=sys.stderr, flush=True)
         baseline = measure(running, poller, counts, args.seconds)
         if args.in_processes:
             with hostile_processes(args.hostile, args.nice):
@@ -587,6 +603,22 @@ def throughput(calls: int, app: str, counts: Any) -> float:
 # -- report --------------------------------------------------------------------------------
 
 
+def floor(realtime: bool) -> tuple[float, float]:
+    """An idle event loop's 2 ms timer lateness (bench/rtp.py), on a thread scheduled as
+    the serving thread is."""
+
+    def measure() -> tuple[float, float]:
+        if realtime:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(REALTIME))
+        return asyncio.run(idle_lateness(3.0))
+
+    result: list[tuple[float, float]] = []
+    thread = threading.Thread(target=lambda: result.append(measure()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
 def row(label: str, w: Window) -> str:
     return (
         f"{label:9s} {statistics.median(w.healthz_ms) if w.healthz_ms else float('nan'):6.1f}"
@@ -655,33 +687,36 @@ def main() -> None:
         + (f"; hostile sessions at nice {args.nice}" if args.nice else "")
     )
     with customer_app() as (app, counts):
-        p50, p99 = asyncio.run(idle_lateness(3.0))
+        p50, p99 = floor(args.realtime)
         print(
             f"idle event loop, 2 ms timer lateness (the floor): p50 {p50:.2f} ms, p99 {p99:.2f} ms"
         )
         summary: dict[float, list[tuple[Window, Window]]] = {}
         rates: dict[float, list[float]] = {}
-        for interval in intervals:
-            sys.setswitchinterval(interval)
-            print(f"\nswitch interval {1000 * interval:g} ms")
-            print(HEADER)
-            for number in range(args.runs):
+        # Each round runs every switch interval once, so that each meets the same
+        # neighbours on a shared machine.
+        for number in range(args.runs):
+            for interval in intervals:
+                sys.setswitchinterval(interval)
+                print(f"\nswitch interval {1000 * interval:g} ms, run {number + 1}")
+                print(HEADER)
                 baseline, hostile, unwound_s = run(args, app, counts)
                 summary.setdefault(interval, []).append((baseline, hostile))
-                print(row(f"base #{number + 1}", baseline))
-                print(row(f"hostile#{number + 1}", hostile))
+                print(row("baseline", baseline))
+                print(row("hostile", hostile))
+                fetched = ", ".join(f"{k} {v}" for k, v in hostile.fetched.items())
+                if not args.in_processes:
+                    print(f"          hostile documents fetched: {fetched}")
                 print(
-                    "          hostile documents fetched: "
-                    + ", ".join(f"{k} {v}" for k, v in hostile.fetched.items())
-                    + f"; calls ended {hostile.ended}; every session's thread gone"
+                    f"          calls ended {hostile.ended}; every session's thread gone"
                     f" {unwound_s:.1f} s after the hang-ups"
                 )
-            if args.throughput:
-                rate = throughput(args.throughput, app, counts)
-                rates.setdefault(interval, []).append(rate)
-                print(f"throughput: {args.throughput} sim calls, {rate:.0f} completed calls/s")
+                if args.throughput:
+                    rate = throughput(args.throughput, app, counts)
+                    rates.setdefault(interval, []).append(rate)
+                    print(f"throughput: {args.throughput} sim calls, {rate:.0f} completed calls/s")
         sys.setswitchinterval(0.005)
-        p50, p99 = asyncio.run(idle_lateness(3.0))
+        p50, p99 = floor(args.realtime)
         print(f"\nidle event loop afterwards: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print("\nsummary (p99 over the runs; goals: /healthz < 50 ms, jitter < 5 ms)")
