@@ -9,7 +9,10 @@ that would run on.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+
+import pytest
 
 from tests.unit.voicexml.helpers import START, vxml
 from vxdial import voicexml
@@ -116,6 +119,96 @@ async def test_cancelling_the_caller_ends_the_session_and_its_wait() -> None:
         raise AssertionError("the session's thread is still running")
 
 
+async def session_threads_end() -> None:
+    for _ in range(3000):  # the session's thread ends (a hang guard, not a timing)
+        if not [t for t in threading.enumerate() if t.name.startswith("vxml-session-")]:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the session's thread is still running")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Two hundred 0.4 s scripts in one block (80 s), nothing awaited between them.
+        f"<form><block>{SPIN * 200}</block></form>",
+        # Nine million items (a minute), nothing awaited between them either.
+        "<var name='a' expr='new Array(3000).fill(1)'/><var name='n' expr='0'/>"
+        "<form><block><foreach item='x' array='a'><foreach item='y' array='a'>"
+        "<assign name='n' expr='n + 1'/></foreach></foreach></block></form>",
+    ],
+    ids=["scripts", "foreach"],
+)
+async def test_cancelling_ends_a_session_that_never_waits(body: str) -> None:
+    # A hung-up call's session stops then, not once its CPU budget is spent.
+    fetched = asyncio.Event()
+
+    def start_document(request: voicexml.FetchRequest) -> str:
+        fetched.set()
+        return vxml(body)
+
+    session = asyncio.create_task(
+        voicexml.run_isolated(
+            voicexml.FetchRequest(START),
+            channel=ScriptedChannel(),
+            fetcher=MemoryFetcher({START: start_document}),
+            session={},
+            limits=voicexml.Limits(session_cpu_s=3600),
+        )
+    )
+    await asyncio.wait_for(fetched.wait(), 30)
+    await asyncio.sleep(0.2)  # into the scripts or the items
+    session.cancel()
+    done, _ = await asyncio.wait({session}, timeout=30)
+    assert session in done and session.cancelled()
+    await session_threads_end()
+
+
+def _waiting_session_policies() -> tuple[int, set[int]] | None:
+    """On a thread of this process under SCHED_RR (None: not permitted here), run a
+    session until it waits for keys; the caller's policy and its session threads'."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))
+    except PermissionError:
+        return None
+
+    async def main() -> tuple[int, set[int]]:
+        channel = WaitingChannel()
+        document = vxml("<form><field name='f' type='digits'><prompt>say</prompt></field></form>")
+        session = asyncio.create_task(
+            voicexml.run_isolated(
+                voicexml.FetchRequest(START),
+                channel=channel,
+                fetcher=MemoryFetcher({START: document}),
+                session={},
+            )
+        )
+        await asyncio.wait_for(channel.waiting.wait(), 30)
+        policies = {
+            os.sched_getscheduler(t.native_id)  # type: ignore[arg-type]
+            for t in threading.enumerate()
+            if t.name.startswith("vxml-session-")
+        }
+        session.cancel()
+        await asyncio.wait({session}, timeout=30)
+        return os.sched_getscheduler(0), policies
+
+    return asyncio.run(main())
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="Linux scheduling policies")
+async def test_a_session_never_runs_at_its_callers_real_time_priority() -> None:
+    # A thread inherits its creator's policy: a serving loop under SCHED_RR (chrt -r 10
+    # vxdial serve) must not lend it to the customer's scripts.
+    seen = await asyncio.to_thread(_waiting_session_policies)
+    if seen is None:
+        pytest.skip("setting SCHED_RR needs CAP_SYS_NICE")
+    caller, sessions = seen
+    assert caller == os.SCHED_RR
+    assert sessions == {os.SCHED_OTHER}
+    await session_threads_end()
+
+
 async def test_fetches_run_on_the_callers_thread() -> None:
     threads: list[int] = []
     leaf = "http://app.example/ivr/leaf.vxml"
@@ -153,6 +246,25 @@ async def test_a_session_over_its_cpu_budget_ends_naming_the_limit() -> None:
     assert (end.reason, end.event) == ("error", "error.semantic")
     assert "more than 0.3 s of CPU (session_cpu_s)" in (end.message or "")
     assert channel.heard == []
+
+
+async def test_the_cpu_budget_holds_between_the_scripts_of_one_block() -> None:
+    # Forty 0.25 s scripts in one <block>: the budget is checked before each element,
+    # not only between form items (when all forty ran before the session ended).
+    spin = "http://app.example/ivr/spin.js"
+    document = vxml(f"<form><block>{f'<script src={spin!r}/>' * 40}</block></form>")
+    fetcher = MemoryFetcher(
+        {START: document, spin: "var t = Date.now(); while (Date.now() - t < 250) {}"}
+    )
+    end = await voicexml.run_isolated(
+        voicexml.FetchRequest(START),
+        channel=ScriptedChannel(),
+        fetcher=fetcher,
+        session={},
+        limits=voicexml.Limits(session_cpu_s=0.5),
+    )
+    assert "more than 0.5 s of CPU (session_cpu_s)" in (end.message or "")
+    assert len([r for r in fetcher.requests if r.url == spin]) < 40
 
 
 async def test_keys_end_collection_on_the_grammars_structure() -> None:

@@ -42,6 +42,7 @@ run and submit, but prompts are dropped and waiting for input ends the session.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -76,6 +77,11 @@ DEFAULT_PROPERTIES: Mapping[str, str] = {
 
 _TIME = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)\s*\Z")
 _MAX_SUBDIALOG_DEPTH = 16
+# CPU a session spends at most between two turns of its event loop. A cancellation (the
+# callee hung up, max_call_s, shutdown) reaches a coroutine only where it awaits, and
+# walking thousands of nodes or items never really does: without these turns a hung-up
+# session ran on until its CPU budget was spent (voicexml.isolation).
+_TURN_EVERY_S = 0.01
 _RECORDING_KEY = "__vx_recording"  # marks the value of a <record> item variable
 _SSML_NS = "http://www.w3.org/2001/10/synthesis"
 
@@ -314,6 +320,7 @@ class _Shared:
         self.final_values: dict[str, object] = {}
         self.steps = 0
         self.cpu_started = time.thread_time()
+        self.cpu_at_turn = 0.0  # CPU used when the event loop last had a turn
         self.documents = 0
         self.recordings: dict[int, _Recorded] = {}
         self.matchers: dict[tuple[str, str | None], inputs.Matcher | None] = {}
@@ -352,15 +359,25 @@ class _Shared:
             raise _Limit(f"more than {self.limits.max_steps} interpreter steps (an endless loop?)")
         self.check_cpu()
 
-    def check_cpu(self) -> None:
+    def check_cpu(self) -> float:
         """End the session once it has used ``limits.session_cpu_s`` of CPU: the CPU time
         of the thread it runs on since it began (exact when the session has a thread of
-        its own, voicexml.isolation; an upper bound when sessions share one)."""
+        its own, voicexml.isolation; an upper bound when sessions share one). Returns the
+        CPU used."""
         used = time.thread_time() - self.cpu_started
         if used > self.limits.session_cpu_s:
             raise _Limit(
                 f"the session used more than {self.limits.session_cpu_s:g} s of CPU (session_cpu_s)"
             )
+        return used
+
+    async def turn(self) -> None:
+        """``check_cpu``, and once every ``_TURN_EVERY_S`` of CPU give the event loop a
+        turn, where a cancellation of the session takes effect."""
+        used = self.check_cpu()
+        if used - self.cpu_at_turn >= _TURN_EVERY_S:
+            self.cpu_at_turn = used
+            await asyncio.sleep(0)  # a turn of the loop, not a wait: no Clock involved
 
     def counted_document(self) -> None:
         self.documents += 1
@@ -663,6 +680,7 @@ class _Context:
             state.next_item, suppress = jump.name, jump.suppress_prompts
         while True:
             self.shared.tick()
+            await self.shared.turn()
             self.item = None
             try:
                 try:
@@ -688,6 +706,7 @@ class _Context:
             elif isinstance(node, model.Var | model.Script):
                 await self._run_nodes((node,))
             else:
+                await self.shared.turn()  # a form of 100,000 items declares as many
                 with _Semantic(node.line, f"<{_tag_of(node)} expr>"):
                     self.js.declare(state.scope, node.name, node.expr)
         self.params = None  # only the first form of a subdialog receives them
@@ -1292,6 +1311,9 @@ class _Context:
 
     async def _run_nodes(self, nodes: tuple[model.Node, ...]) -> None:
         for node in nodes:
+            # Before each element, not only each FIA step: a <block> of a hundred
+            # <script>s of script_time_s each would run them all past session_cpu_s.
+            await self.shared.turn()
             try:
                 await self.run_node[type(node)](node)
             except script.ScriptError as exc:
@@ -1569,7 +1591,7 @@ class _Context:
         with _Semantic(node.line, "<foreach array>"):
             array, length = self.js.array(node.array)
         for index in range(length):
-            self.shared.check_cpu()
+            await self.shared.turn()
             self.js.declare_item(self._innermost(), node.item, array, index)
             await self._run_nodes(node.body)
 

@@ -14,15 +14,19 @@ fetcher call back to the caller's loop, where the call leg and the HTTP client l
   least every switch interval (``sys.getswitchinterval()``); a session's CPU is bounded
   as a whole by ``Limits.session_cpu_s`` (measured with ``time.thread_time``: exact
   here, where the thread runs one session only);
-- one session per thread: a session stuck in a script delays no other session.
+- one session per thread: a session stuck in a script delays no other session;
+- the thread never runs at a real-time priority: a thread inherits its creator's
+  scheduling policy, and a serving loop run under SCHED_RR (docs/MEDIA.md) would
+  otherwise hand it to every customer's scripts, which could then starve the machine.
 
 ``Channel.collect``'s ``complete`` callback runs on the caller's loop, as the channel
 calls it there; it only reads the grammars' structure (``inputs.Matcher.accepts``),
 never the engine, which belongs to the session's thread.
 
 Cancelling the caller's task (a hang-up, ``max_call_s``, shutdown) cancels the session
-on its thread; the thread ends when the interpreter has unwound (at the latest when a
-running evaluation hits its time limit).
+on its thread; the thread ends when the interpreter has unwound: the interpreter gives
+its loop a turn at least every 10 ms of CPU (``interpreter._TURN_EVERY_S``), or when a
+running evaluation ends (at the latest at its time limit).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import itertools
+import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -79,7 +84,14 @@ async def run_isolated(
         thread.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.shield(waiting), _UNWIND_S)
+        # Nobody reads how a session given up on ends (and asyncio would say so).
+        waiting.add_done_callback(_ignore)
         raise
+
+
+def _ignore(future: asyncio.Future[SessionEnd]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class _SessionThread:
@@ -102,6 +114,7 @@ class _SessionThread:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
     def _run(self) -> None:
+        _leave_real_time()
         loop = self._loop
         asyncio.set_event_loop(loop)
         try:
@@ -120,15 +133,31 @@ class _SessionThread:
             loop.close()
 
 
+def _leave_real_time() -> None:
+    """Run the calling thread under the normal policy (SCHED_OTHER) if it inherited a
+    real-time one (SCHED_RR, SCHED_FIFO); lowering a policy needs no privilege."""
+    if not hasattr(os, "sched_getscheduler"):  # not Linux
+        return
+    if os.sched_getscheduler(0) in (os.SCHED_RR, os.SCHED_FIFO):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 async def _on(home: asyncio.AbstractEventLoop, work: Callable[[], Awaitable[T]]) -> T:
     """Await ``work()`` on ``home`` (the caller's loop) from the session's loop;
     cancelling the session cancels it there. The awaitable is made on ``home``, so one
-    cancelled before it starts is never left unawaited."""
+    cancelled before it starts is never left unawaited. Raises RuntimeError when
+    ``home`` is closed (the service stopped before the session unwound)."""
 
     async def wrapped() -> T:
         return await work()
 
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wrapped(), home))
+    coroutine = wrapped()
+    try:
+        future = asyncio.run_coroutine_threadsafe(coroutine, home)
+    except RuntimeError:
+        coroutine.close()  # never started: not "never awaited"
+        raise
+    return await asyncio.wrap_future(future)
 
 
 class _ChannelProxy:
