@@ -94,6 +94,7 @@ class Deliverer:
             lambda items: store.run_until_stored(store.record_deliveries, items)
         )
         self._store_down = False
+        self._freed = False  # a post ended since the loop last looked
         self.delivered = 0  # read by the metrics
         self.failed_attempts = 0
         self.waits = 0  # times the loop went to sleep
@@ -167,11 +168,15 @@ class Deliverer:
                 waits.append(asyncio.sleep(poll_s))
                 first = await _first_of(*waits)
                 look = first != len(waits) - 1
-                if first == 0:
-                    # Woken by results written or a post ended: let a few more come, so
-                    # one claim (a write transaction) takes several; an attempt's end
-                    # announces its result, hundreds a second under load.
+                if first == 0 and not self._freed:
+                    # Woken by results written: let a few more come, so one claim (a
+                    # write transaction) takes several; an attempt's end announces its
+                    # result, hundreds a second under load. A post that ended frees a
+                    # slot: claim at once (a sender at its sender_concurrency has due
+                    # results waiting for exactly that; gathering after each post held
+                    # one sender to sender_concurrency posts per GATHER_S).
                     await _first_of(self._stopping.wait(), asyncio.sleep(GATHER_S))
+                self._freed = False
         finally:
             unsubscribe()
             if self._in_flight:
@@ -219,6 +224,7 @@ class Deliverer:
         self._by_sender[sender_id] -= 1
         if self._by_sender[sender_id] <= 0:
             del self._by_sender[sender_id]
+        self._freed = True
         self._wake.set()
 
     async def _deliver(self, job: DeliveryJob) -> None:
