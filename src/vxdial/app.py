@@ -116,6 +116,7 @@ async def running_services(
     )
     background: list[asyncio.Task[None]] = []
     dialer: Dialer | None = None
+    session_threads: voicexml.SessionThreads | None = None
     deliverer: Deliverer | None = None
     try:
         probe = UrlProbe(
@@ -140,6 +141,8 @@ async def running_services(
             if isinstance(driver, SipDriver):
                 await driver.start()  # the SIP socket and the trunk keepalive, at once
             worker = worker_name()
+            # Where each call's VoiceXML session runs: off this loop (voicexml.isolation).
+            session_threads = voicexml.SessionThreads(settings.voicexml.session_threads)
             dialer = Dialer(
                 store=store,
                 driver=driver,
@@ -148,6 +151,7 @@ async def running_services(
                 fetcher=fetcher,
                 worker=worker,
                 session_limits=session_limits(settings),
+                session_threads=session_threads,
             )
             deliverer = Deliverer(
                 store=store,
@@ -183,6 +187,8 @@ async def running_services(
             await asyncio.gather(*background, return_exceptions=True)
         if driver is not None:
             await driver.aclose()
+        if session_threads is not None:
+            await asyncio.to_thread(session_threads.close)
         await http.close()
         store.close()
 

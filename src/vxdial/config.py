@@ -276,6 +276,9 @@ class VoicexmlSettings:
     # Real applications weigh kilobytes; parsing costs memory and CPU in proportion.
     max_document_bytes: int = 1024 * 1024
     data_max_nodes: int = 50_000  # nodes of one <data> document
+    # Threads the sessions run on, off the serving loop (voicexml.isolation): a session
+    # stuck in one evaluation holds up those of its thread (script_time_s at most).
+    session_threads: int = 4
 
 
 @dataclass(frozen=True)
@@ -447,6 +450,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "voicexml.max_steps": (100, 100_000_000),
     "voicexml.max_document_bytes": (1024, 64 * 1024 * 1024),
     "voicexml.data_max_nodes": (100, 10_000_000),
+    "voicexml.session_threads": (1, 256),
     "dialer.lines": (1, 100_000),
     "dialer.cps": (0.1, 100_000),
     "dialer.ring_timeout_s": (1, 600),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -95,11 +96,21 @@ class WaitingChannel(ScriptedChannel):
         raise AssertionError("unreachable")
 
 
-async def test_cancelling_the_caller_ends_the_session_and_its_wait() -> None:
+@pytest.fixture
+def threads() -> Iterator[voicexml.SessionThreads]:
+    """Session threads of the test's own (the process's default ones outlive tests)."""
+    made = voicexml.SessionThreads(2)
+    yield made
+    made.close()
+
+
+async def test_cancelling_the_caller_ends_the_session_and_its_wait(
+    threads: voicexml.SessionThreads,
+) -> None:
     channel = WaitingChannel()
     document = vxml("<form><field name='f' type='digits'><prompt>say</prompt></field></form>")
     session = asyncio.create_task(
-        voicexml.run_isolated(
+        threads.run(
             voicexml.FetchRequest(START),
             channel=channel,
             fetcher=MemoryFetcher({START: document}),
@@ -107,24 +118,20 @@ async def test_cancelling_the_caller_ends_the_session_and_its_wait() -> None:
         )
     )
     await asyncio.wait_for(channel.waiting.wait(), 30)
+    assert threads.sessions == 1
     session.cancel()
     done, _ = await asyncio.wait({session}, timeout=30)
     assert session in done and session.cancelled()
-    assert channel.cancelled.is_set()
-    for _ in range(3000):  # the session's thread ends (a hang guard, not a timing)
-        if not [t for t in threading.enumerate() if t.name.startswith("vxml-session-")]:
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("the session's thread is still running")
+    assert channel.cancelled.is_set()  # unwound before the caller went on
+    await sessions_end(threads)
 
 
-async def session_threads_end() -> None:
-    for _ in range(3000):  # the session's thread ends (a hang guard, not a timing)
-        if not [t for t in threading.enumerate() if t.name.startswith("vxml-session-")]:
+async def sessions_end(threads: voicexml.SessionThreads) -> None:
+    for _ in range(3000):  # the sessions end (a hang guard, not a timing)
+        if threads.sessions == 0:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the session's thread is still running")
+    raise AssertionError("a session is still running on its thread")
 
 
 @pytest.mark.parametrize(
@@ -139,7 +146,9 @@ async def session_threads_end() -> None:
     ],
     ids=["scripts", "foreach"],
 )
-async def test_cancelling_ends_a_session_that_never_waits(body: str) -> None:
+async def test_cancelling_ends_a_session_that_never_waits(
+    body: str, threads: voicexml.SessionThreads
+) -> None:
     # A hung-up call's session stops then, not once its CPU budget is spent.
     fetched = asyncio.Event()
 
@@ -148,7 +157,7 @@ async def test_cancelling_ends_a_session_that_never_waits(body: str) -> None:
         return vxml(body)
 
     session = asyncio.create_task(
-        voicexml.run_isolated(
+        threads.run(
             voicexml.FetchRequest(START),
             channel=ScriptedChannel(),
             fetcher=MemoryFetcher({START: start_document}),
@@ -161,7 +170,7 @@ async def test_cancelling_ends_a_session_that_never_waits(body: str) -> None:
     session.cancel()
     done, _ = await asyncio.wait({session}, timeout=30)
     assert session in done and session.cancelled()
-    await session_threads_end()
+    await sessions_end(threads)
 
 
 def _waiting_session_policies() -> tuple[int, set[int]] | None:
@@ -175,8 +184,10 @@ def _waiting_session_policies() -> tuple[int, set[int]] | None:
     async def main() -> tuple[int, set[int]]:
         channel = WaitingChannel()
         document = vxml("<form><field name='f' type='digits'><prompt>say</prompt></field></form>")
+        threads = voicexml.SessionThreads(1)  # made here, by a SCHED_RR thread
+        before = set(threading.enumerate())
         session = asyncio.create_task(
-            voicexml.run_isolated(
+            threads.run(
                 voicexml.FetchRequest(START),
                 channel=channel,
                 fetcher=MemoryFetcher({START: document}),
@@ -186,11 +197,11 @@ def _waiting_session_policies() -> tuple[int, set[int]] | None:
         await asyncio.wait_for(channel.waiting.wait(), 30)
         policies = {
             os.sched_getscheduler(t.native_id)  # type: ignore[arg-type]
-            for t in threading.enumerate()
-            if t.name.startswith("vxml-session-")
+            for t in set(threading.enumerate()) - before
         }
         session.cancel()
         await asyncio.wait({session}, timeout=30)
+        threads.close()
         return os.sched_getscheduler(0), policies
 
     return asyncio.run(main())
@@ -206,7 +217,6 @@ async def test_a_session_never_runs_at_its_callers_real_time_priority() -> None:
     caller, sessions = seen
     assert caller == os.SCHED_RR
     assert sessions == {os.SCHED_OTHER}
-    await session_threads_end()
 
 
 async def test_fetches_run_on_the_callers_thread() -> None:
@@ -283,3 +293,50 @@ async def test_keys_end_collection_on_the_grammars_structure() -> None:
     )
     assert end.reason == "end"
     assert channel.heard == ["number", "got 12"]
+
+
+async def test_sessions_sharing_a_thread_go_on_and_are_charged_their_own_cpu() -> None:
+    """One thread, two sessions: one walks nine million items; the other, a short one
+    with a budget of 0.5 s of CPU, runs to its end meanwhile, charged only its own CPU
+    (a thread's CPU time would have charged it the other's seconds)."""
+    threads = voicexml.SessionThreads(1)
+    heavy_document = vxml(
+        "<var name='a' expr='new Array(3000).fill(1)'/><var name='n' expr='0'/>"
+        "<form><block><foreach item='x' array='a'><foreach item='y' array='a'>"
+        "<assign name='n' expr='n + 1'/></foreach></foreach></block></form>"
+    )
+    started = asyncio.Event()
+
+    def heavy(request: voicexml.FetchRequest) -> str:
+        started.set()
+        return heavy_document
+
+    try:
+        hog = asyncio.create_task(
+            threads.run(
+                voicexml.FetchRequest("http://app.example/heavy.vxml"),
+                channel=ScriptedChannel(),
+                fetcher=MemoryFetcher({"http://app.example/heavy.vxml": heavy}),
+                session={},
+                limits=voicexml.Limits(session_cpu_s=3600),
+            )
+        )
+        await asyncio.wait_for(started.wait(), 30)
+        await asyncio.sleep(0.7)  # the hog has used more than the light one may
+        channel = ScriptedChannel()
+        light = vxml(
+            "<form><block><prompt>one</prompt></block><block><prompt>two</prompt></block></form>"
+        )
+        end = await threads.run(
+            voicexml.FetchRequest(START),
+            channel=channel,
+            fetcher=MemoryFetcher({START: light}),
+            session={},
+            limits=voicexml.Limits(session_cpu_s=0.5),
+        )
+        assert (end.reason, channel.heard) == ("end", ["one", "two"])
+        assert not hog.done()  # it went on while the hog was still walking
+        hog.cancel()
+        await asyncio.wait({hog}, timeout=30)
+    finally:
+        threads.close()

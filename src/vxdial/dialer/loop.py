@@ -98,6 +98,7 @@ class Dialer:
         fetcher: voicexml.Fetcher,
         worker: str | None = None,
         session_limits: voicexml.Limits | None = None,
+        session_threads: voicexml.SessionThreads | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
@@ -105,6 +106,8 @@ class Dialer:
         self.settings = settings
         self.fetcher = fetcher
         self.session_limits = session_limits or voicexml.Limits()
+        # Sessions run there, off this loop (None: the process's default threads).
+        self.session_threads = session_threads
         self.worker = worker or worker_name()
         self.limits = DialLimits(lines=settings.lines, cps=settings.cps, horizon_s=PACING_HORIZON_S)
         self._up: dict[int, _Up] = {}
@@ -492,8 +495,11 @@ class Dialer:
                 )
                 log.info("dialer.start_url_get_fallback call_id=%d status=%d", call.id, status)
 
-            # On a thread of its own: no document can stall this loop (HTTP, RTP, dialing).
-            end = await voicexml.run_isolated(
+            # Off this loop: no document can stall it (HTTP, RTP, dialing).
+            run = (
+                voicexml.run_isolated if self.session_threads is None else self.session_threads.run
+            )
+            end = await run(
                 start,
                 channel=channel,
                 fetcher=voicexml.StartFetcher(voicexml.for_call(self.fetcher), start, fell_back),

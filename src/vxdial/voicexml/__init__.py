@@ -19,7 +19,7 @@ from vxdial.voicexml.fetch import (
     for_call,
 )
 from vxdial.voicexml.interpreter import run_session
-from vxdial.voicexml.isolation import run_isolated
+from vxdial.voicexml.isolation import SessionThreads, run_isolated
 from vxdial.voicexml.session import EndReason, Limits, SessionEnd
 from vxdial.voicexml.start import StartFetcher
 
@@ -34,6 +34,7 @@ __all__ = [
     "HttpFetcher",
     "Limits",
     "SessionEnd",
+    "SessionThreads",
     "StartFetcher",
     "Upload",
     "for_call",

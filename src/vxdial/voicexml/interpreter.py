@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -57,6 +56,7 @@ from vxdial.domain import media
 from vxdial.voicexml import events, inputs, model, parse, script
 from vxdial.voicexml.channel import Channel
 from vxdial.voicexml.fetch import Fetcher, FetchError, FetchRequest, Upload
+from vxdial.voicexml.meter import Meter, MeteredChannel, MeteredFetcher
 from vxdial.voicexml.session import Limits, SessionEnd
 
 __all__ = ["DEFAULT_PROPERTIES", "run_session"]
@@ -304,8 +304,10 @@ class _Shared:
         session: Mapping[str, object],
         limits: Limits,
     ) -> None:
-        self.channel = channel
-        self.fetcher = fetcher
+        # The session's own CPU, paused while the channel and the fetcher are awaited.
+        self.meter = Meter()
+        self.channel: Channel = MeteredChannel(channel, self.meter)
+        self.fetcher: Fetcher = MeteredFetcher(fetcher, self.meter)
         self.limits = limits
         self.call_id = session.get("call_id")
         self.js = script.Engine(
@@ -319,7 +321,6 @@ class _Shared:
         self.final: Literal["hangup", "disconnect"] | None = None
         self.final_values: dict[str, object] = {}
         self.steps = 0
-        self.cpu_started = time.thread_time()
         self.cpu_at_turn = 0.0  # CPU used when the event loop last had a turn
         self.documents = 0
         self.recordings: dict[int, _Recorded] = {}
@@ -360,11 +361,9 @@ class _Shared:
         self.check_cpu()
 
     def check_cpu(self) -> float:
-        """End the session once it has used ``limits.session_cpu_s`` of CPU: the CPU time
-        of the thread it runs on since it began (exact when the session has a thread of
-        its own, voicexml.isolation; an upper bound when sessions share one). Returns the
-        CPU used."""
-        used = time.thread_time() - self.cpu_started
+        """End the session once it has used ``limits.session_cpu_s`` of CPU (its own:
+        ``meter``, whatever else shares its thread). Returns the CPU used."""
+        used = self.meter.used()
         if used > self.limits.session_cpu_s:
             raise _Limit(
                 f"the session used more than {self.limits.session_cpu_s:g} s of CPU (session_cpu_s)"
@@ -377,7 +376,11 @@ class _Shared:
         used = self.check_cpu()
         if used - self.cpu_at_turn >= _TURN_EVERY_S:
             self.cpu_at_turn = used
-            await asyncio.sleep(0)  # a turn of the loop, not a wait: no Clock involved
+            self.meter.pause()
+            try:
+                await asyncio.sleep(0)  # a turn of the loop, not a wait: no Clock involved
+            finally:
+                self.meter.resume()
 
     def counted_document(self) -> None:
         self.documents += 1

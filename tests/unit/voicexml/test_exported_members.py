@@ -18,6 +18,7 @@ def test_exported_members() -> None:
             "HttpFetcher",
             "Limits",
             "SessionEnd",
+            "SessionThreads",
             "StartFetcher",
             "Upload",
             "for_call",
