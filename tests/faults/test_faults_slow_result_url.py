@@ -2,8 +2,8 @@
 
 Alice's result_url holds every post for 30 s; Bob's answers at once. Each process posts
 at most ``[delivery] concurrency`` results at a time (12 here), and no sender more than
-``[delivery] sender_concurrency`` of them (10 by default), so Alice's posts waiting on
-her server never take every slot: Bob's result arrives while all of hers are still
+``[delivery] sender_concurrency`` of them (by default half of concurrency), so Alice's
+posts waiting on her server never take every slot: Bob's result arrives while all of hers are still
 waiting, and hers are delivered once her server answers, one post each.
 """
 
@@ -33,7 +33,7 @@ ring_seconds = 0
 """
 HELLO = b"""<?xml version="1.0"?>
 <vxml version="2.1" xmlns="http://www.w3.org/2001/vxml"><form><block>Hi.</block></form></vxml>"""
-SENDER_SHARE = DeliverySettings().sender_concurrency
+SENDER_SHARE = DeliverySettings(concurrency=12).sender_share
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ class Deliverer:
             lease_until=now + timedelta(seconds=LEASE_S),
             limit=room,
             in_flight=dict(self._by_sender),
-            per_sender=self.settings.sender_concurrency,
+            per_sender=self.settings.sender_share,
         )
         for job in jobs:
             task = asyncio.create_task(self._deliver(job))
