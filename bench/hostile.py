@@ -94,6 +94,7 @@ from vxdial.config import (
     SimSettings,
     SipSettings,
     TelephonySettings,
+    VoicexmlSettings,
 )
 from vxdial.domain.clock import SystemClock
 from vxdial.telephony.rtp import MediaEngine
@@ -485,9 +486,10 @@ def measure(running: Running, poller: Poller, counts: Any, seconds: float) -> Wi
     )
 
 
-def sip_settings(folder: Path, sipp: Sipp, calls: int) -> Settings:
+def sip_settings(folder: Path, sipp: Sipp, calls: int, session_threads: int = 0) -> Settings:
     rtp_low = 40000 + free_udp_port() % 10000 // 2 * 2
     return Settings(
+        voicexml=VoicexmlSettings(session_threads=session_threads),
         database=DatabaseSettings(url=f"sqlite:///{folder}/vxdial.db"),
         telephony=TelephonySettings(driver="sip"),
         dialer=DialerSettings(lines=calls, cps=50, poll_s=0.25, ring_timeout_s=10),
@@ -515,7 +517,7 @@ def run(args: argparse.Namespace, app: str, counts: Any) -> tuple[Window, Window
         timeout_s=3600,
         values={"KEY": "1", "EVERY_MS": str(KEY_EVERY_MS)},
     )
-    settings = sip_settings(folder, sipp, args.normal + args.hostile)
+    settings = sip_settings(folder, sipp, args.normal + args.hostile, args.session_threads)
     engine = MediaEngine(
         bind_host="127.0.0.1",
         port_min=int(settings.sip.rtp_ports.split("-")[0]),
@@ -646,6 +648,7 @@ def main() -> None:
         "--switch-interval", default="5", help="ms, comma-separated (CPython's default: 5)"
     )
     parser.add_argument("--runs", type=int, default=1, help="runs per switch interval")
+    parser.add_argument("--session-threads", type=int, default=4, help="[voicexml] session_threads")
     parser.add_argument("--seconds", type=float, default=15.0, help="each window")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--normal", type=int, default=20)

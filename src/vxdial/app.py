@@ -142,7 +142,7 @@ async def running_services(
                 await driver.start()  # the SIP socket and the trunk keepalive, at once
             worker = worker_name()
             # Where each call's VoiceXML session runs: off this loop (voicexml.isolation).
-            session_threads = voicexml.SessionThreads(settings.voicexml.session_threads)
+            session_threads = voicexml.SessionThreads(settings.voicexml.threads)
             dialer = Dialer(
                 store=store,
                 driver=driver,

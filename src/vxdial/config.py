@@ -285,9 +285,17 @@ class VoicexmlSettings:
     # Real applications weigh kilobytes; parsing costs memory and CPU in proportion.
     max_document_bytes: int = 1024 * 1024
     data_max_nodes: int = 50_000  # nodes of one <data> document
-    # Threads the sessions run on, off the serving loop (voicexml.isolation): a session
-    # stuck in one evaluation holds up those of its thread (script_time_s at most).
-    session_threads: int = 4
+    # Threads the sessions run on, off the serving loop (voicexml.isolation); 0: one less
+    # than the machine's cores, at least two. Fewer threads leave more of the machine to
+    # the serving loop and cost less (each wakes and hands the GIL over); more keep a
+    # session stuck in one evaluation (script_time_s at most) from holding up as many
+    # others. bench/hostile.py and bench/dialer.py (BENCHMARKS.md) measure both.
+    session_threads: int = 0
+
+    @property
+    def threads(self) -> int:
+        """The session threads to run: ``session_threads``, or cores - 1 (at least 2)."""
+        return self.session_threads or max(2, (os.cpu_count() or 2) - 1)
 
 
 @dataclass(frozen=True)
@@ -459,7 +467,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "voicexml.max_steps": (100, 100_000_000),
     "voicexml.max_document_bytes": (1024, 64 * 1024 * 1024),
     "voicexml.data_max_nodes": (100, 10_000_000),
-    "voicexml.session_threads": (1, 256),
+    "voicexml.session_threads": (0, 256),
     "dialer.lines": (1, 100_000),
     "dialer.cps": (0.1, 100_000),
     "dialer.ring_timeout_s": (1, 600),
